@@ -1,0 +1,267 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+public import Logging
+public import PostgresClient
+
+/// One numbered SQL migration from `database/migrations/NNN_name.sql`.
+public struct Migration: Sendable, Hashable {
+    /// The number at the start of the file name.
+    public let version: Int
+    /// The file name, e.g. `001_tasks.sql`.
+    public let name: String
+    /// The SQL text, run as one transaction.
+    public let sql: String
+    /// SHA-256 of the SQL text, hex.
+    public let checksum: String
+
+    /// Creates a migration from a file name of the form `NNN_name.sql` and its text.
+    public init(name: String, sql: String) throws(MigrationError) {
+        let digits = name.prefix(while: { $0.isASCII && $0.isNumber })
+        guard let version = Int(digits), name.dropFirst(digits.count).hasPrefix("_"), name.hasSuffix(".sql") else {
+            throw .invalidFileName(name)
+        }
+        self.version = version
+        self.name = name
+        self.sql = sql
+        self.checksum = SHA256.hexDigest(sql.utf8)
+    }
+}
+
+/// Why migrations could not be applied.
+public struct MigrationError: Error, Sendable, CustomStringConvertible {
+    enum Code: Sendable {
+        case invalidFileName, duplicateVersion, changedFile, unknownVersion, failed
+    }
+
+    let code: Code
+    /// A one-line explanation naming the file concerned.
+    public let description: String
+
+    static func invalidFileName(_ name: String) -> MigrationError {
+        MigrationError(code: .invalidFileName, description: "migration file \(name) is not named NNN_name.sql")
+    }
+
+    static func duplicateVersion(_ version: Int) -> MigrationError {
+        MigrationError(code: .duplicateVersion, description: "two migration files have version \(version)")
+    }
+
+    static func changedFile(_ name: String) -> MigrationError {
+        MigrationError(
+            code: .changedFile,
+            description: "migration \(name) was changed after it was applied (checksum differs); "
+                + "applied migrations must never be edited: restore the file and add a new migration instead"
+        )
+    }
+
+    static func unknownVersion(_ version: Int, latest: Int) -> MigrationError {
+        MigrationError(
+            code: .unknownVersion,
+            description: "the database has migration \(version) applied, which this binary does not know "
+                + "(it knows up to \(latest)); upgrade AgentQueue"
+        )
+    }
+
+    static func failed(_ name: String, _ error: any Error) -> MigrationError {
+        MigrationError(code: .failed, description: "migration \(name) failed and was rolled back: \(error)")
+    }
+}
+
+/// The state of one migration in a database.
+public struct MigrationStatus: Sendable, Hashable {
+    /// Applied, pending, or applied with different contents.
+    public enum State: String, Sendable {
+        case applied, pending, changed
+        /// Applied in the database but unknown to this binary.
+        case unknown
+    }
+
+    /// The migration's version.
+    public let version: Int
+    /// The migration's file name.
+    public let name: String
+    /// Its state.
+    public let state: State
+    /// When it was applied, if it was.
+    public let appliedAt: Date?
+    /// How long it took, if it was applied.
+    public let durationMilliseconds: Double?
+}
+
+/// Applies the embedded migrations in order, once, under an advisory lock, keeping `schema_migrations`.
+///
+/// Each file runs in its own transaction together with its `schema_migrations` row. Several processes may call
+/// ``migrate()`` at once: a PostgreSQL advisory lock (per schema) makes them apply each file exactly once.
+public struct Migrator: Sendable {
+    /// The migrations built into this binary, in version order.
+    public static let bundled: [Migration] = {
+        do {
+            let migrations = try EmbeddedMigrations.files.map { file throws(MigrationError) in
+                try Migration(name: file.name, sql: file.sql)
+            }
+            return try validated(migrations)
+        } catch {
+            fatalError("embedded migrations are invalid: \(error)")
+        }
+    }()
+
+    /// The schema version this binary expects: the highest bundled migration.
+    public static var latestVersion: Int { bundled.last?.version ?? 0 }
+
+    let migrations: [Migration]
+    let logger: Logger
+
+    /// Creates a migrator for the bundled migrations, or for a custom list (tests).
+    public init(migrations: [Migration] = Migrator.bundled, logger: Logger) throws(MigrationError) {
+        self.migrations = try Self.validated(migrations)
+        self.logger = logger
+    }
+
+    static func validated(_ migrations: [Migration]) throws(MigrationError) -> [Migration] {
+        let sorted = migrations.sorted { $0.version < $1.version }
+        for (previous, next) in zip(sorted, sorted.dropFirst()) where previous.version == next.version {
+            throw .duplicateVersion(next.version)
+        }
+        return sorted
+    }
+
+    /// Applies every pending migration and returns the ones applied (empty when the schema was current).
+    ///
+    /// - Throws: ``MigrationError`` when an applied file was changed, the database is newer than this binary, or a
+    ///   migration fails (it is rolled back); ``PostgresError`` for connection problems.
+    @discardableResult
+    public func migrate(on connection: PostgresConnection) async throws -> [Migration] {
+        try await withMigrationLock(on: connection) {
+            try await ensureTable(on: connection)
+            let applied = try await appliedMigrations(on: connection)
+            try verify(applied)
+            var done: [Migration] = []
+            for migration in migrations where applied[migration.version] == nil {
+                let clock = ContinuousClock()
+                let start = clock.now
+                do {
+                    try await connection.withTransaction { connection in
+                        try await connection.simpleQuery(migration.sql)
+                        let elapsed = start.duration(to: clock.now)
+                        let milliseconds = Double(elapsed.components.seconds) * 1000
+                            + Double(elapsed.components.attoseconds) / 1e15
+                        try await connection.execute(
+                            """
+                            INSERT INTO schema_migrations (version, name, checksum, duration_ms)
+                            VALUES (\(migration.version), \(migration.name), \(migration.checksum), \(milliseconds))
+                            """
+                        )
+                    }
+                } catch let error as PostgresError where error.isConnectionLoss {
+                    throw error
+                } catch {
+                    throw MigrationError.failed(migration.name, error)
+                }
+                logger.info("applied migration", metadata: ["migration": "\(migration.name)"])
+                done.append(migration)
+            }
+            return done
+        }
+    }
+
+    /// Lists every migration with its state, without changing anything.
+    public func status(on connection: PostgresConnection) async throws -> [MigrationStatus] {
+        let exists = try await connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present")
+        var appliedRows: [Int: (checksum: String, appliedAt: Date, duration: Double, name: String)] = [:]
+        if try exists.single?.decode(Bool.self, "present") == true {
+            let rows = try await connection.query(
+                "SELECT version, name, checksum, applied_at, duration_ms FROM schema_migrations ORDER BY version"
+            )
+            for row in rows {
+                appliedRows[try row.decode(Int.self, "version")] = (
+                    try row.decode(String.self, "checksum"), try row.decode(Date.self, "applied_at"),
+                    try row.decode(Double.self, "duration_ms"), try row.decode(String.self, "name")
+                )
+            }
+        }
+        var statuses: [MigrationStatus] = migrations.map { migration in
+            guard let applied = appliedRows[migration.version] else {
+                return MigrationStatus(
+                    version: migration.version, name: migration.name, state: .pending, appliedAt: nil,
+                    durationMilliseconds: nil
+                )
+            }
+            return MigrationStatus(
+                version: migration.version, name: migration.name,
+                state: applied.checksum == migration.checksum ? .applied : .changed,
+                appliedAt: applied.appliedAt, durationMilliseconds: applied.duration
+            )
+        }
+        let known = Set(migrations.map(\.version))
+        for (version, applied) in appliedRows where !known.contains(version) {
+            statuses.append(
+                MigrationStatus(
+                    version: version, name: applied.name, state: .unknown, appliedAt: applied.appliedAt,
+                    durationMilliseconds: applied.duration
+                )
+            )
+        }
+        return statuses.sorted { $0.version < $1.version }
+    }
+
+    /// The highest applied version, or 0 when nothing is applied (or `schema_migrations` does not exist).
+    public static func currentVersion(on connection: PostgresConnection) async throws -> Int {
+        let rows = try await connection.query(
+            """
+            SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0
+                   ELSE (SELECT coalesce(max(version), 0) FROM schema_migrations) END AS version
+            """
+        )
+        return try rows.single?.decode(Int.self, "version") ?? 0
+    }
+
+    private func verify(_ applied: [Int: String]) throws(MigrationError) {
+        let byVersion = Dictionary(uniqueKeysWithValues: migrations.map { ($0.version, $0) })
+        for (version, checksum) in applied.sorted(by: { $0.key < $1.key }) {
+            guard let migration = byVersion[version] else {
+                throw .unknownVersion(version, latest: migrations.last?.version ?? 0)
+            }
+            if migration.checksum != checksum { throw .changedFile(migration.name) }
+        }
+    }
+
+    private func ensureTable(on connection: PostgresConnection) async throws {
+        try await connection.simpleQuery(
+            """
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+                version     integer PRIMARY KEY,
+                name        text NOT NULL,
+                checksum    text NOT NULL,
+                applied_at  timestamptz NOT NULL DEFAULT now(),
+                duration_ms double precision NOT NULL
+            )
+            """
+        )
+    }
+
+    private func appliedMigrations(on connection: PostgresConnection) async throws -> [Int: String] {
+        var applied: [Int: String] = [:]
+        for row in try await connection.query("SELECT version, checksum FROM schema_migrations") {
+            applied[try row.decode(Int.self, "version")] = try row.decode(String.self, "checksum")
+        }
+        return applied
+    }
+
+    /// Holds a session-level advisory lock, one per schema, for the duration of `body`.
+    private func withMigrationLock<T>(on connection: PostgresConnection, _ body: () async throws -> T) async throws -> T {
+        let key: PostgresQuery = "hashtext('agentqueue.migrations:' || coalesce(current_schema(), ''))"
+        try await connection.query("SELECT pg_advisory_lock(\(fragment: key))")
+        do {
+            let value = try await body()
+            try await connection.query("SELECT pg_advisory_unlock(\(fragment: key))")
+            return value
+        } catch {
+            if !connection.isBroken {
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(fragment: key))")
+            }
+            throw error
+        }
+    }
+}

@@ -1,0 +1,353 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+public import Logging
+public import PostgresClient
+public import Systemd
+import TaskQueue
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything a worker process is configured with, validated once at start (and again on reload).
+///
+/// Settings come from the environment, overridden by an optional `KEY=value` file (`--config`), which is read
+/// again on SIGHUP. Every setting has a default except `DATABASE_URL`.
+public struct WorkerConfiguration: Sendable {
+    /// How to reach PostgreSQL.
+    public var database: PostgresConfiguration
+    /// This worker's instance name (systemd's `%i`); part of its identity.
+    public var instance: String
+    /// The queues this worker claims from.
+    public var queues: [String]
+    /// Tasks run at once.
+    public var concurrency: Int
+    /// Most tasks claimed in one statement (at most the free slots).
+    public var claimBatchSize: Int
+    /// How long a claimed task's lease lasts without a heartbeat.
+    public var leaseDuration: Duration
+    /// How often leases are extended.
+    public var heartbeatInterval: Duration
+    /// How often the worker looks for work when no notification arrives (with ±20 % jitter).
+    public var pollInterval: Duration
+    /// How long running tasks may take to finish after SIGTERM before they are handed back.
+    public var shutdownGrace: Duration
+    /// How long the database may be unreachable before the watchdog stops being petted.
+    public var databaseTolerance: Duration
+    /// How often expired leases are rescued.
+    public var rescueInterval: Duration
+    /// Backoff of failed attempts.
+    public var retryBase: Duration
+    /// Longest backoff.
+    public var retryMaximum: Duration
+    /// Pool connections kept open.
+    public var poolSize: Int
+    /// Extra pool connections allowed under load.
+    public var poolOverflow: Int
+    /// `statement_timeout` of worker sessions.
+    public var statementTimeout: Duration
+    /// `idle_in_transaction_session_timeout` of worker sessions.
+    public var idleInTransactionTimeout: Duration
+    /// Log level.
+    public var logLevel: Logger.Level
+    /// Log format.
+    public var logFormat: LogFormat
+    /// Write a checkpoint after every node of a review (resume after a crash).
+    public var checkpointing: Bool
+    /// Store review results in the analytics tables (otherwise only on the task).
+    public var analytics: Bool
+    /// GitHub token for fetching pull request diffs (never logged).
+    public var githubToken: String?
+    /// GitHub API base URL.
+    public var githubAPIURL: String
+
+    /// Masks every secret of this configuration (database password, GitHub token) in a message, for logs,
+    /// STATUS= lines and task errors.
+    public func redact(_ message: String) -> String {
+        var text = database.redact(message)
+        if let githubToken, githubToken.count >= 4 { text = text.replacing(githubToken, with: "***") }
+        return text
+    }
+
+    /// Reads the configuration from the environment and, when given, a `KEY=value` file whose settings win.
+    public static func load(
+        environment: [String: String] = ProcessEnvironment.current(),
+        configFile: String?,
+        instance: String?,
+        logFormatOverride: LogFormat? = nil
+    ) throws(ConfigurationError) -> WorkerConfiguration {
+        var settings = environment
+        if let configFile {
+            for (key, value) in try ConfigurationFile.read(path: configFile) { settings[key] = value }
+        }
+        return try WorkerConfiguration(settings: settings, instance: instance, logFormatOverride: logFormatOverride)
+    }
+
+    /// Builds and validates a configuration from settings.
+    public init(settings: [String: String], instance: String?, logFormatOverride: LogFormat? = nil) throws(ConfigurationError) {
+        let reader = SettingsReader(settings: settings)
+        guard let url = settings["DATABASE_URL"], !url.isEmpty else {
+            throw ConfigurationError(
+                setting: "DATABASE_URL",
+                "is not set: give the database as a postgresql:// URL or a libpq connection string"
+            )
+        }
+        let instanceName = instance ?? settings["WORKER_INSTANCE"] ?? "0"
+        guard !instanceName.isEmpty, instanceName.count <= 64, !instanceName.contains("/"),
+            instanceName.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
+        else {
+            throw ConfigurationError(setting: "--instance", "must be 1-64 printable characters without '/' or spaces")
+        }
+        self.instance = instanceName
+        queues = try reader.list("WORKER_QUEUES", default: ["default"])
+        for queue in queues {
+            if let problem = TaskValidation.queueProblem(queue) {
+                throw ConfigurationError(setting: "WORKER_QUEUES", problem)
+            }
+        }
+        concurrency = try reader.integer("WORKER_CONCURRENCY", default: 4, range: 1...1024)
+        claimBatchSize = try reader.integer("WORKER_CLAIM_BATCH", default: 10, range: 1...1000)
+        leaseDuration = try reader.seconds("WORKER_LEASE_SECONDS", default: 60, range: 2...86_400)
+        heartbeatInterval = try reader.seconds("WORKER_HEARTBEAT_SECONDS", default: 15, range: 0.2...3600)
+        pollInterval = try reader.milliseconds("WORKER_POLL_INTERVAL_MS", default: 1000, range: 10...600_000)
+        shutdownGrace = try reader.seconds("WORKER_SHUTDOWN_GRACE_SECONDS", default: 30, range: 0...86_400)
+        databaseTolerance = try reader.seconds("WORKER_DB_TOLERANCE_SECONDS", default: 60, range: 1...86_400)
+        rescueInterval = try reader.seconds("WORKER_RESCUE_INTERVAL_SECONDS", default: 5, range: 0.1...3600)
+        retryBase = try reader.seconds("WORKER_RETRY_BASE_SECONDS", default: 5, range: 0.001...86_400)
+        retryMaximum = try reader.seconds("WORKER_RETRY_MAX_SECONDS", default: 600, range: 0.001...604_800)
+        poolSize = try reader.integer("DB_POOL_SIZE", default: 5, range: 1...1000)
+        poolOverflow = try reader.integer("DB_MAX_OVERFLOW", default: 5, range: 0...1000)
+        statementTimeout = try reader.seconds("WORKER_STATEMENT_TIMEOUT_SECONDS", default: 60, range: 1...86_400)
+        idleInTransactionTimeout = try reader.seconds(
+            "WORKER_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", default: 60, range: 1...86_400
+        )
+        logLevel = try reader.logLevel("LOG_LEVEL", default: .info)
+        if let logFormatOverride {
+            logFormat = logFormatOverride
+        } else {
+            logFormat = try reader.logFormat("LOG_FORMAT", default: .auto)
+        }
+        checkpointing = try reader.boolean("ENABLE_CHECKPOINTING", default: true)
+        analytics = try reader.boolean("ENABLE_ANALYTICS", default: true)
+        githubToken = settings["GITHUB_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        githubAPIURL = settings["GITHUB_API_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://api.github.com"
+
+        guard heartbeatInterval * 2 <= leaseDuration else {
+            throw ConfigurationError(
+                setting: "WORKER_HEARTBEAT_SECONDS",
+                "must be at most half of WORKER_LEASE_SECONDS (\(leaseDuration.secondsText) s), so that one missed "
+                    + "heartbeat does not lose a lease"
+            )
+        }
+        guard retryBase <= retryMaximum else {
+            throw ConfigurationError(setting: "WORKER_RETRY_BASE_SECONDS", "must not exceed WORKER_RETRY_MAX_SECONDS")
+        }
+        do throws(PostgresError) {
+            database = try PostgresConfiguration(
+                connectionString: url,
+                applicationName: "queue-worker/\(instanceName)",
+                sessionSettings: [
+                    ("statement_timeout", "\(statementTimeout.milliseconds)ms"),
+                    ("idle_in_transaction_session_timeout", "\(idleInTransactionTimeout.milliseconds)ms"),
+                ]
+            )
+        } catch {
+            throw ConfigurationError(setting: "DATABASE_URL", "is invalid: \(error.message)")
+        }
+    }
+}
+
+/// A setting that is missing or invalid.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    /// The setting's name (environment variable or option).
+    public let setting: String
+    /// What is wrong with it.
+    public let problem: String
+
+    init(setting: String, _ problem: String) {
+        self.setting = setting
+        self.problem = problem
+    }
+
+    public var description: String { "\(setting) \(problem)" }
+}
+
+/// Reads `KEY=value` lines (the systemd EnvironmentFile format: `#` comments, optional quotes).
+public enum ConfigurationFile {
+    /// The settings in the file.
+    public static func read(path: String) throws(ConfigurationError) -> [String: String] {
+        guard let file = fopen(path, "r") else {
+            throw ConfigurationError(setting: "--config", "file \(path) cannot be read (\(String(cString: strerror(errno))))")
+        }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = fread(&buffer, 1, buffer.count, file)
+            if count <= 0 { break }
+            bytes += buffer[0..<count]
+        }
+        return try parse(String(decoding: bytes, as: UTF8.self), name: path)
+    }
+
+    /// Parses the text of a settings file.
+    public static func parse(_ text: String, name: String) throws(ConfigurationError) -> [String: String] {
+        var settings: [String: String] = [:]
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var line = Substring(rawLine)
+            while let first = line.first, first == " " || first == "\t" { line = line.dropFirst() }
+            while let last = line.last, last == " " || last == "\t" || last == "\r" { line = line.dropLast() }
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
+            if line.hasPrefix("export ") { line = line.dropFirst(7) }
+            guard let equals = line.firstIndex(of: "=") else {
+                throw ConfigurationError(setting: "--config", "\(name):\(index + 1): expected KEY=value")
+            }
+            let key = line[..<equals].trimmingCharacters(in: [" ", "\t"])
+            guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                throw ConfigurationError(setting: "--config", "\(name):\(index + 1): invalid key '\(key)'")
+            }
+            var value = line[line.index(after: equals)...].trimmingCharacters(in: [" ", "\t"])
+            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
+                value = String(value.dropFirst().dropLast())
+            }
+            settings[key] = value
+        }
+        return settings
+    }
+}
+
+/// The process environment as a dictionary.
+public enum ProcessEnvironment {
+    /// The current environment.
+    public static func current() -> [String: String] {
+        var values: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                values[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return values
+    }
+}
+
+/// Typed reading of settings with messages that name the setting.
+struct SettingsReader {
+    let settings: [String: String]
+
+    func value(_ name: String) -> String? {
+        guard let value = settings[name], !value.isEmpty else { return nil }
+        return value
+    }
+
+    func integer(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard let text = value(name) else { return fallback }
+        guard let number = Int(text), range.contains(number) else {
+            throw ConfigurationError(setting: name, "must be a whole number from \(range.lowerBound) to \(range.upperBound) (got '\(text)')")
+        }
+        return number
+    }
+
+    func seconds(_ name: String, default fallback: Double, range: ClosedRange<Double>) throws(ConfigurationError) -> Duration {
+        guard let text = value(name) else { return .milliseconds(Int64(fallback * 1000)) }
+        guard let number = Double(text), number.isFinite, range.contains(number) else {
+            throw ConfigurationError(setting: name, "must be a number of seconds from \(range.lowerBound) to \(range.upperBound) (got '\(text)')")
+        }
+        return .milliseconds(Int64((number * 1000).rounded()))
+    }
+
+    func milliseconds(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws(ConfigurationError) -> Duration {
+        .milliseconds(try integer(name, default: fallback, range: range))
+    }
+
+    func list(_ name: String, default fallback: [String]) throws(ConfigurationError) -> [String] {
+        guard let text = value(name) else { return fallback }
+        let items = text.split(separator: ",").map { $0.trimmingCharacters(in: [" ", "\t"]) }.filter { !$0.isEmpty }
+        guard !items.isEmpty else { throw ConfigurationError(setting: name, "must list at least one queue") }
+        return items
+    }
+
+    func boolean(_ name: String, default fallback: Bool) throws(ConfigurationError) -> Bool {
+        guard let text = value(name)?.lowercased() else { return fallback }
+        switch text {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw ConfigurationError(setting: name, "must be true or false (got '\(text)')")
+        }
+    }
+
+    func logLevel(_ name: String, default fallback: Logger.Level) throws(ConfigurationError) -> Logger.Level {
+        guard let text = value(name)?.lowercased() else { return fallback }
+        let aliases = ["warn": "warning", "err": "error", "crit": "critical", "fatal": "critical"]
+        guard let level = Logger.Level(rawValue: aliases[text] ?? text) else {
+            throw ConfigurationError(setting: name, "must be one of trace, debug, info, notice, warning, error, critical (got '\(text)')")
+        }
+        return level
+    }
+
+    func logFormat(_ name: String, default fallback: LogFormat) throws(ConfigurationError) -> LogFormat {
+        guard let text = value(name)?.lowercased() else { return fallback }
+        guard let format = LogFormat(rawValue: text) else {
+            throw ConfigurationError(setting: name, "must be one of auto, journal, logfmt, json (got '\(text)')")
+        }
+        return format
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in characters: Set<Character>) -> String {
+        var slice = Substring(self)
+        while let first = slice.first, characters.contains(first) { slice = slice.dropFirst() }
+        while let last = slice.last, characters.contains(last) { slice = slice.dropLast() }
+        return String(slice)
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds.
+    var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+
+    /// Seconds as text, e.g. `2.5`.
+    var secondsText: String {
+        let value = Double(milliseconds) / 1000
+        return value == value.rounded() ? String(Int64(value)) : String(value)
+    }
+}
+
+extension WorkerConfiguration {
+    /// The effective settings, one per line, without secrets (for `--check-config`).
+    public var summary: String {
+        [
+            "DATABASE_URL=\(database.redactedDescription)",
+            "WORKER_INSTANCE=\(instance)",
+            "WORKER_QUEUES=\(queues.joined(separator: ","))",
+            "WORKER_CONCURRENCY=\(concurrency)",
+            "WORKER_CLAIM_BATCH=\(claimBatchSize)",
+            "WORKER_LEASE_SECONDS=\(leaseDuration.secondsText)",
+            "WORKER_HEARTBEAT_SECONDS=\(heartbeatInterval.secondsText)",
+            "WORKER_POLL_INTERVAL_MS=\(pollInterval.milliseconds)",
+            "WORKER_SHUTDOWN_GRACE_SECONDS=\(shutdownGrace.secondsText)",
+            "WORKER_DB_TOLERANCE_SECONDS=\(databaseTolerance.secondsText)",
+            "WORKER_RESCUE_INTERVAL_SECONDS=\(rescueInterval.secondsText)",
+            "WORKER_RETRY_BASE_SECONDS=\(retryBase.secondsText)",
+            "WORKER_RETRY_MAX_SECONDS=\(retryMaximum.secondsText)",
+            "WORKER_STATEMENT_TIMEOUT_SECONDS=\(statementTimeout.secondsText)",
+            "WORKER_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS=\(idleInTransactionTimeout.secondsText)",
+            "DB_POOL_SIZE=\(poolSize)",
+            "DB_MAX_OVERFLOW=\(poolOverflow)",
+            "LOG_LEVEL=\(logLevel)",
+            "LOG_FORMAT=\(logFormat)",
+            "ENABLE_CHECKPOINTING=\(checkpointing)",
+            "ENABLE_ANALYTICS=\(analytics)",
+            "GITHUB_TOKEN=\(githubToken == nil ? "(not set)" : "(set)")",
+            "GITHUB_API_URL=\(githubAPIURL)",
+        ].joined(separator: "\n")
+    }
+}

@@ -1,0 +1,160 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+public import Logging
+import PostgresClient
+import ServiceLifecycle
+public import Systemd
+import TaskQueue
+import Synchronization
+import UnixSignals
+
+/// The worker process: waits for the database, then runs the claim loop, heartbeat, rescuer, listener, registry
+/// and systemd notifier in one `ServiceGroup` until SIGTERM.
+public enum WorkerDaemon {
+    /// Runs a worker until it is stopped. Returns normally after a clean drain.
+    ///
+    /// - Parameters:
+    ///   - configuration: the validated configuration.
+    ///   - reloadConfiguration: reads the configuration again (on SIGHUP).
+    ///   - logLevel: the level every logger follows; a reload changes it.
+    ///   - handlers: the task kinds this worker runs (`noop` is always added).
+    public static func run(
+        configuration: WorkerConfiguration,
+        reloadConfiguration: @escaping @Sendable () throws -> WorkerConfiguration,
+        logLevel: LogLevelSetting,
+        handlers: HandlerRegistry,
+        logger: Logger
+    ) async throws {
+        let notifier = SystemdNotifier()
+        let identity = WorkerIdentity(instance: configuration.instance)
+        let logger = {
+            var logger = logger
+            logger[metadataKey: "worker"] = "\(identity.id)"
+            return logger
+        }()
+        logger.info(
+            "starting",
+            metadata: [
+                "version": "\(AgentQueueInfo.version)", "database": "\(configuration.database.redactedDescription)",
+                "queues": "\(configuration.queues.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
+            ]
+        )
+        let router = await SignalRouter.start()
+        defer { router.stop() }
+        guard await waitForDatabase(configuration: configuration, router: router, notifier: notifier, logger: logger) else {
+            logger.info("stopped before the database was ready")
+            notifier.stopping()
+            return
+        }
+
+        let pool = PostgresConnectionPool(
+            connection: configuration.database,
+            pool: .init(
+                maximumConnections: configuration.poolSize + configuration.poolOverflow,
+                maximumIdleConnections: configuration.poolSize
+            ),
+            logger: logger
+        )
+        let queue = QueueClient(pool: pool, logger: logger)
+        let state = WorkerState(settings: .init(concurrency: configuration.concurrency, queues: configuration.queues))
+        var handlers = handlers
+        if handlers.handler(for: "noop") == nil { handlers.register("noop", NoopHandler()) }
+        let trigger = ShutdownTrigger()
+        let current = Mutex(configuration)
+
+        let reload: @Sendable () async -> Void = {
+            notifier.reloading(status: "reloading configuration")
+            do {
+                let next = try reloadConfiguration()
+                let previous = current.withLock { $0 }
+                logLevel.level = next.logLevel
+                state.update(settings: .init(concurrency: next.concurrency, queues: next.queues))
+                current.withLock { $0.concurrency = next.concurrency; $0.queues = next.queues; $0.logLevel = next.logLevel }
+                if next.database.redactedDescription != previous.database.redactedDescription
+                    || next.leaseDuration != previous.leaseDuration || next.heartbeatInterval != previous.heartbeatInterval
+                {
+                    logger.notice("some changed settings take effect only after a restart (database, lease, heartbeat)")
+                }
+                logger.notice(
+                    "configuration reloaded",
+                    metadata: ["log_level": "\(next.logLevel)", "concurrency": "\(next.concurrency)",
+                               "queues": "\(next.queues.joined(separator: ","))"]
+                )
+            } catch {
+                logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
+            }
+            notifier.ready(status: "reloaded: \(state.runningCount)/\(state.settings.concurrency) busy")
+        }
+
+        let services: [any Service] = [
+            SignalService(router: router, state: state, notifier: notifier, trigger: trigger, reload: reload, logger: logger),
+            SystemdService(configuration: configuration, state: state, pool: pool, notifier: notifier, logger: logger),
+            RegistryService(identity: identity, configuration: configuration, state: state, pool: pool, logger: logger),
+            RescueService(identity: identity, configuration: configuration, state: state, queue: queue, logger: logger),
+            LeaseKeeper(
+                configuration: configuration.database, state: state, leaseDuration: configuration.leaseDuration,
+                interval: configuration.heartbeatInterval, logger: logger
+            ),
+            WakeupService(configuration: configuration, state: state, logger: logger),
+            WorkerService(
+                identity: identity, configuration: configuration, state: state, queue: queue, handlers: handlers,
+                notifier: notifier, logger: logger
+            ),
+        ]
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
+                logger: logger
+            )
+        )
+        trigger.set(group)
+        try await group.run()
+        await pool.close()
+        logger.info("stopped")
+    }
+
+    /// Waits until the database answers with the expected schema version, telling systemd and the log why not.
+    /// Returns false when a stop signal arrived first.
+    static func waitForDatabase(
+        configuration: WorkerConfiguration,
+        router: SignalRouter,
+        notifier: SystemdNotifier,
+        logger: Logger
+    ) async -> Bool {
+        let waiting = Task {
+            var attempt = 0
+            var lastReported = ""
+            while !Task.isCancelled {
+                attempt += 1
+                let problem: String
+                do {
+                    let connection = try await PostgresConnection.connect(configuration: configuration.database, logger: logger)
+                    let version = try await Migrator.currentVersion(on: connection)
+                    await connection.close()
+                    if version == Migrator.latestVersion { return true }
+                    problem = version < Migrator.latestVersion
+                        ? "the database schema is at version \(version) but this worker needs "
+                            + "\(Migrator.latestVersion): run `queuectl migrate`"
+                        : "the database schema is at version \(version), newer than this worker knows "
+                            + "(\(Migrator.latestVersion)): upgrade queue-worker"
+                } catch {
+                    problem = "waiting for the database: \(configuration.redact("\(error)"))"
+                }
+                notifier.status(problem)
+                if problem != lastReported || attempt % 30 == 0 {
+                    logger.error("not ready", metadata: ["reason": "\(problem)"])
+                    lastReported = problem
+                }
+                try? await Task.sleep(for: .milliseconds(Int64(min(5000, 250 * attempt))))
+            }
+            return false
+        }
+        router.route { signal in
+            if signal != .sighup { waiting.cancel() }
+        }
+        return await waiting.value
+    }
+}

@@ -1,0 +1,245 @@
+import Synchronization
+import TaskQueue
+
+/// The state the worker's services share: the running attempts, counters, health times and reloadable settings.
+public final class WorkerState: Sendable {
+    struct Running {
+        let lease: Lease
+        let kind: String
+        let control: TaskControl
+        var cancelWork: (@Sendable () -> Void)?
+    }
+
+    /// Runtime settings that a reload may change.
+    public struct Settings: Sendable, Equatable {
+        /// Tasks run at once.
+        public var concurrency: Int
+        /// Queues claimed from.
+        public var queues: [String]
+    }
+
+    struct Inner {
+        var running: [Int64: Running] = [:]
+        var settings: Settings
+        var done = 0
+        var failed = 0
+        var lastClaimTick: ContinuousClock.Instant?
+        var lastDatabaseSuccess: ContinuousClock.Instant?
+        var lastDatabaseError: String?
+        var pendingInQueues: Int?
+        var draining = false
+        var releasing = false
+        var loopStarted = false
+    }
+
+    private let inner: Mutex<Inner>
+    /// Wakes the claim loop (a notification arrived, a slot became free, shutdown began).
+    public let wakeup = Wakeup()
+
+    init(settings: Settings) {
+        inner = Mutex(Inner(settings: settings))
+    }
+
+    // MARK: Settings
+
+    /// The current runtime settings.
+    public var settings: Settings { inner.withLock { $0.settings } }
+
+    func update(settings: Settings) {
+        inner.withLock { $0.settings = settings }
+        wakeup.signal()
+    }
+
+    // MARK: Running attempts
+
+    /// Free slots for new attempts.
+    var freeSlots: Int {
+        inner.withLock { max(0, $0.settings.concurrency - $0.running.count) }
+    }
+
+    /// Attempts running now.
+    public var runningCount: Int { inner.withLock { $0.running.count } }
+
+    func register(_ task: ClaimedTask, control: TaskControl) {
+        inner.withLock {
+            $0.running[task.lease.taskID] = Running(lease: task.lease, kind: task.record.kind, control: control)
+        }
+    }
+
+    func attach(taskID: Int64, cancelWork: @escaping @Sendable () -> Void) {
+        let cancelNow = inner.withLock { state -> Bool in
+            state.running[taskID]?.cancelWork = cancelWork
+            return state.running[taskID]?.control.isLeaseLost == true
+        }
+        if cancelNow { cancelWork() }
+    }
+
+    func finish(taskID: Int64, succeeded: Bool?) {
+        inner.withLock { state in
+            state.running[taskID] = nil
+            switch succeeded {
+            case true?: state.done += 1
+            case false?: state.failed += 1
+            case nil: break
+            }
+        }
+        wakeup.signal()
+    }
+
+    /// The leases currently held, for the heartbeat.
+    func heldLeases() -> [Lease] {
+        inner.withLock { $0.running.values.map(\.lease) }
+    }
+
+    /// The heartbeat found the lease lost (or expired locally): flag it and cancel the attempt's work.
+    func leaseLost(taskID: Int64) {
+        let cancel = inner.withLock { state -> (@Sendable () -> Void)? in
+            guard let running = state.running[taskID] else { return nil }
+            running.control.markLeaseLost()
+            return running.cancelWork
+        }
+        cancel?()
+    }
+
+    func cancelRequested(taskID: Int64) {
+        inner.withLock { $0.running[taskID]?.control.markCancelRequested() }
+    }
+
+    // MARK: Health
+
+    func claimLoopTicked() {
+        inner.withLock {
+            $0.lastClaimTick = .now
+            $0.loopStarted = true
+        }
+    }
+
+    /// Whether the claim loop has run at least once.
+    var loopStarted: Bool { inner.withLock { $0.loopStarted } }
+
+    func databaseSucceeded() {
+        inner.withLock {
+            $0.lastDatabaseSuccess = .now
+            $0.lastDatabaseError = nil
+        }
+    }
+
+    func databaseFailed(_ message: String) {
+        inner.withLock { $0.lastDatabaseError = message }
+    }
+
+    func recordPending(_ count: Int?) {
+        inner.withLock { $0.pendingInQueues = count }
+    }
+
+    /// A consistent snapshot for STATUS= and the watchdog.
+    struct Snapshot {
+        let running: Int
+        let concurrency: Int
+        let done: Int
+        let failed: Int
+        let pending: Int?
+        let lastClaimTick: ContinuousClock.Instant?
+        let lastDatabaseSuccess: ContinuousClock.Instant?
+        let lastDatabaseError: String?
+        let draining: Bool
+    }
+
+    func snapshot() -> Snapshot {
+        inner.withLock {
+            Snapshot(
+                running: $0.running.count, concurrency: $0.settings.concurrency, done: $0.done, failed: $0.failed,
+                pending: $0.pendingInQueues, lastClaimTick: $0.lastClaimTick, lastDatabaseSuccess: $0.lastDatabaseSuccess,
+                lastDatabaseError: $0.lastDatabaseError, draining: $0.draining
+            )
+        }
+    }
+
+    // MARK: Shutdown
+
+    /// Stop claiming; running attempts may finish within the grace period.
+    func startDraining() {
+        inner.withLock { $0.draining = true }
+        wakeup.signal()
+    }
+
+    /// Whether draining has begun.
+    public var isDraining: Bool { inner.withLock { $0.draining } }
+
+    /// Hand back every running attempt now (grace period over, or a second signal).
+    func releaseNow() {
+        let cancels = inner.withLock { state -> [@Sendable () -> Void] in
+            state.draining = true
+            state.releasing = true
+            return state.running.values.compactMap(\.cancelWork)
+        }
+        for cancel in cancels { cancel() }
+        wakeup.signal()
+    }
+
+    /// Whether running attempts are being handed back.
+    var isReleasing: Bool { inner.withLock { $0.releasing } }
+}
+
+/// A level-triggered wake-up for one waiter: `signal()` makes the next (or current) `wait` return at once.
+public final class Wakeup: Sendable {
+    private struct State {
+        var pending = false
+        var waiter: CheckedContinuation<Void, Never>?
+        var generation: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+
+    /// Wakes the waiter (or the next one).
+    public func signal() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.pending = true
+            return nil
+        }
+        waiter?.resume()
+    }
+
+    /// Waits until signalled or `timeout` passes.
+    public func wait(timeout: Duration) async {
+        let generation = state.withLock { state -> UInt64? in
+            if state.pending {
+                state.pending = false
+                return nil
+            }
+            state.generation += 1
+            return state.generation
+        }
+        guard let generation else { return }
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            self.expire(generation: generation)
+        }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = state.withLock { state -> Bool in
+                if state.pending || state.generation != generation {
+                    state.pending = false
+                    return true
+                }
+                state.waiter = continuation
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+        timer.cancel()
+    }
+
+    private func expire(generation: UInt64) {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard state.generation == generation else { return nil }
+            state.generation += 1
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Logging
+import PostgresClient
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The version printed by `--version`.
+enum AgentQueueVersion {
+    static let current = "0.1.0"
+}
+
+/// Exit codes shared by every subcommand (documented in `queuectl --help`).
+enum CLIExit {
+    static let failure = ExitCode(1)
+    static let usage = ExitCode(2)
+    static let notFound = ExitCode(3)
+    static let timeout = ExitCode(4)
+}
+
+/// Options for reaching the database, shared by every subcommand that needs it.
+struct DatabaseOptions: ParsableArguments {
+    @Option(
+        name: .customLong("database-url"),
+        help: ArgumentHelp(
+            "PostgreSQL URL or libpq connection string (default: $DATABASE_URL).",
+            valueName: "url"
+        )
+    )
+    var databaseURL: String?
+
+    /// The validated configuration, or a usage error naming how to provide one.
+    func configuration(applicationName: String = "queuectl") throws -> PostgresConfiguration {
+        guard let url = databaseURL ?? environment("DATABASE_URL"), !url.isEmpty else {
+            throw CLIFailure(
+                "no database given: pass --database-url or set DATABASE_URL "
+                    + "(for example postgresql://user@localhost:5432/agentqueue)",
+                exitCode: CLIExit.usage
+            )
+        }
+        do {
+            return try PostgresConfiguration(connectionString: url, applicationName: applicationName)
+        } catch {
+            throw CLIFailure(error.description, exitCode: CLIExit.usage)
+        }
+    }
+
+    /// Connects, runs `body`, and closes the connection; connection failures become one clear line.
+    func withConnection<T>(logger: Logger, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let configuration = try configuration()
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(configuration: configuration, logger: logger)
+        } catch let error as PostgresError {
+            throw CLIFailure(error.description, exitCode: CLIExit.failure)
+        }
+        do {
+            let value = try await body(connection)
+            await connection.close()
+            return value
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+}
+
+/// A failure reported as one line on stderr with a specific exit code.
+struct CLIFailure: Error, CustomStringConvertible {
+    let description: String
+    let exitCode: ExitCode
+
+    init(_ message: String, exitCode: ExitCode = CLIExit.failure) {
+        self.description = message
+        self.exitCode = exitCode
+    }
+}
+
+/// Reads an environment variable.
+func environment(_ name: String) -> String? {
+    getenv(name).map { String(cString: $0) }
+}
+
+/// Writes one line to standard error.
+func printError(_ message: String) {
+    let line = message.hasSuffix("\n") ? message : message + "\n"
+    var bytes = Array(line.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
+        if written <= 0 { break }
+        offset += written
+    }
+}
+
+/// A logger for the command line tools: warnings and errors only, on stderr.
+func makeCLILogger() -> Logger {
+    var logger = Logger(label: "queuectl") { label in StreamLogHandler.standardError(label: label) }
+    logger.logLevel = environment("LOG_LEVEL").flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .warning
+    return logger
+}
+
+/// Runs a subcommand body, turning known errors into one clear line and the documented exit code.
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let failure as CLIFailure {
+        printError("queuectl: error: \(failure.description)")
+        throw failure.exitCode
+    } catch let error as PostgresError {
+        printError("queuectl: error: \(error.description)")
+        throw CLIExit.failure
+    } catch let exit as ExitCode {
+        throw exit
+    } catch is CancellationError {
+        throw ExitCode(130)
+    } catch {
+        printError("queuectl: error: \(error)")
+        throw CLIExit.failure
+    }
+}

@@ -1,0 +1,333 @@
+import FoundationEssentials
+import PostgresClient
+import TaskQueue
+import Testing
+import TestSupport
+
+private let fastRetry = RetryPolicy(base: .seconds(10), maximum: .seconds(3600))
+
+@Suite("task queue")
+struct QueueTests {
+    @Test("a worker whose lease expired and whose task was rescued can no longer heartbeat, complete, fail or release")
+    func fencing() async throws {
+        try await QueueFixture.with { fixture in
+            let queue = fixture.queue
+            let id = try await queue.enqueue(task()).id
+            let stale = try #require(try await queue.claim(workerID: "a", queues: ["default"], limit: 1, lease: .milliseconds(50)).first)
+            #expect(stale.record.id == id)
+            try await Task.sleep(for: .milliseconds(120))
+            let rescued = try await queue.rescueExpired(retry: RetryPolicy(base: .milliseconds(1), maximum: .milliseconds(1)))
+            #expect(rescued.map(\.id) == [id])
+            #expect(rescued.first?.state == .pending)
+            try await Task.sleep(for: .milliseconds(5))
+            // Another worker takes it over.
+            let fresh = try #require(try await queue.claim(workerID: "b", queues: ["default"], limit: 1, lease: .seconds(60)).first)
+            #expect(fresh.lease.attempt == 2)
+            #expect(fresh.lease.token != stale.lease.token)
+
+            let held = try await fixture.pool.withConnection { connection in
+                try await queue.heartbeat([stale.lease], lease: .seconds(60), on: connection)
+            }
+            #expect(held.isEmpty)
+            #expect(try await queue.complete(stale.lease, result: PostgresJSON(text: #"{"stale":true}"#)) == .leaseLost)
+            #expect(try await queue.fail(stale.lease, message: "stale", retry: fastRetry) == .leaseLost)
+            #expect(try await queue.release(stale.lease, reason: "stale") == .leaseLost)
+            #expect(try await queue.finishCancelled(stale.lease) == .leaseLost)
+
+            // The new holder is unaffected and can finish.
+            let record = try #require(try await queue.task(id: id))
+            #expect(record.state == .running)
+            #expect(record.leaseOwner == "b")
+            #expect(record.errors.count == 1)
+            #expect(record.errors.first?.message.contains("lease expired") == true)
+            #expect(try await queue.complete(fresh.lease, result: PostgresJSON(text: #"{"ok":true}"#)) == .written)
+            let done = try #require(try await queue.task(id: id))
+            #expect(done.state == .succeeded)
+            #expect(done.result?.text.contains("\"ok\"") == true)
+            // And the stale one still cannot touch the finished task.
+            #expect(try await queue.complete(stale.lease) == .leaseLost)
+        }
+    }
+
+    @Test("failed attempts back off exponentially with jitter, the errors history holds every attempt, then dead")
+    func backoffAndDead() async throws {
+        try await QueueFixture.with { fixture in
+            let queue = fixture.queue
+            let id = try await queue.enqueue(task(maxAttempts: 4)).id
+            var delays: [Double] = []
+            for attempt in 1...4 {
+                try await fixture.pool.execute("UPDATE tasks SET run_after = now() WHERE id = \(id)")
+                let claimed = try #require(try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
+                #expect(claimed.lease.attempt == attempt)
+                let before = Date()
+                let outcome = try await queue.fail(claimed.lease, message: "boom \(attempt)", retry: fastRetry)
+                if attempt < 4 {
+                    guard case .retrying(let at) = outcome else {
+                        Issue.record("attempt \(attempt) should retry, got \(outcome)")
+                        return
+                    }
+                    delays.append(at.timeIntervalSince(before))
+                } else {
+                    #expect(outcome == .dead)
+                }
+            }
+            // base 10 s · 2^(attempt-1) ± 25 %
+            for (index, delay) in delays.enumerated() {
+                let nominal = 10.0 * Double(1 << index)
+                #expect(delay >= nominal * 0.75 - 1 && delay <= nominal * 1.25 + 1, "attempt \(index + 1): \(delay) s")
+            }
+            let record = try #require(try await queue.task(id: id))
+            #expect(record.state == .dead)
+            #expect(record.finishedAt != nil)
+            #expect(record.errors.map(\.attempt) == [1, 2, 3, 4])
+            #expect(record.errors.map(\.message) == ["boom 1", "boom 2", "boom 3", "boom 4"])
+            #expect(record.errors.allSatisfy { $0.worker == "w" })
+            let events = try await queue.events(taskID: id)
+            #expect(events.first?.toState == "pending")
+            #expect(events.last?.toState == "dead")
+            #expect(events.filter { $0.toState == "running" }.count == 4)
+        }
+    }
+
+    @Test("a permanent failure is dead at once")
+    func permanentFailure() async throws {
+        try await QueueFixture.with { fixture in
+            let id = try await fixture.queue.enqueue(task(maxAttempts: 5)).id
+            let claimed = try #require(try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
+            #expect(try await fixture.queue.fail(claimed.lease, message: "unparseable", permanent: true, retry: fastRetry) == .dead)
+            let record = try #require(try await fixture.queue.task(id: id))
+            #expect(record.state == .dead)
+            #expect(record.attempt == 1)
+        }
+    }
+
+    @Test("8 connections enqueueing the same dedupe key at once get one task and its id")
+    func concurrentDedupe() async throws {
+        try await QueueFixture.with(poolSize: 8) { fixture in
+            let ids = try await withThrowingTaskGroup(of: EnqueueResult.self) { group in
+                for index in 0..<8 {
+                    group.addTask {
+                        try await fixture.queue.enqueue(task(payload: #"{"n":\#(index)}"#, dedupeKey: "pr-42@abc"))
+                    }
+                }
+                var results: [EnqueueResult] = []
+                for try await result in group { results.append(result) }
+                return results
+            }
+            #expect(Set(ids.map(\.id)).count == 1)
+            #expect(ids.filter { !$0.deduplicated }.count == 1)
+            #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks") == 1)
+            // Once the task finished, the key is free again.
+            let claimed = try #require(try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
+            #expect(try await fixture.queue.complete(claimed.lease) == .written)
+            let again = try await fixture.queue.enqueue(task(dedupeKey: "pr-42@abc"))
+            #expect(!again.deduplicated)
+            #expect(again.id != ids[0].id)
+        }
+    }
+
+    @Test("priority and run_after decide what is claimed, and only ready tasks of the worker's queues")
+    func priorityAndRunAfter() async throws {
+        try await QueueFixture.with { fixture in
+            let queue = fixture.queue
+            let low = try await queue.enqueue(task(priority: 5)).id
+            let urgent = try await queue.enqueue(task(priority: -1)).id
+            let normal = try await queue.enqueue(task(priority: 0)).id
+            _ = try await queue.enqueue(task(priority: -10, runAfter: Date().addingTimeInterval(3600)))
+            _ = try await queue.enqueue(task(queue: "other", priority: -20))
+            let claimed = try await queue.claim(workerID: "w", queues: ["default"], limit: 10, lease: .seconds(30))
+            #expect(Set(claimed.map(\.record.id)) == [urgent, normal, low])
+            // One at a time shows the order.
+            try await fixture.pool.execute("UPDATE tasks SET state = 'pending', lease_token = NULL, lease_expires_at = NULL WHERE state = 'running'")
+            var order: [Int64] = []
+            while let next = try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first {
+                order.append(next.record.id)
+            }
+            #expect(order == [urgent, normal, low])
+        }
+    }
+
+    @Test("cancel: a pending task at once, a running one at its next boundary")
+    func cancel() async throws {
+        try await QueueFixture.with { fixture in
+            let queue = fixture.queue
+            let pending = try await queue.enqueue(task(priority: 1)).id
+            let running = try await queue.enqueue(task(priority: 0)).id
+            let claimed = try #require(try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
+            #expect(claimed.record.id == running)
+            #expect(try await queue.cancel(id: pending) == .cancelled)
+            #expect(try await queue.task(id: pending)?.state == .cancelled)
+            #expect(try await queue.cancel(id: running) == .cancelRequested)
+            let flags = try await fixture.pool.withConnection { connection in
+                try await queue.heartbeat([claimed.lease], lease: .seconds(30), on: connection)
+            }
+            #expect(flags[running] == true)
+            #expect(try await queue.finishCancelled(claimed.lease) == .written)
+            #expect(try await queue.task(id: running)?.state == .cancelled)
+            #expect(try await queue.cancel(id: 999_999) == nil)
+            // Nothing is left to claim.
+            #expect(try await queue.claim(workerID: "w", queues: ["default"], limit: 10, lease: .seconds(30)).isEmpty)
+            // Retry puts a cancelled task back with fresh attempts.
+            #expect(try await queue.retry(id: pending) == .pending)
+            let again = try #require(try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
+            #expect(again.record.id == pending)
+            #expect(again.lease.attempt == 1)
+        }
+    }
+
+    @Test("release hands a task back without spending an attempt")
+    func release() async throws {
+        try await QueueFixture.with { fixture in
+            let queue = fixture.queue
+            let id = try await queue.enqueue(task(maxAttempts: 1)).id
+            let first = try #require(try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
+            #expect(first.lease.attempt == 1)
+            #expect(try await queue.release(first.lease, reason: "shutdown") == .written)
+            let record = try #require(try await queue.task(id: id))
+            #expect(record.state == .pending)
+            #expect(record.attempt == 0)
+            let second = try #require(try await queue.claim(workerID: "w2", queues: ["default"], limit: 1, lease: .seconds(30)).first)
+            #expect(second.lease.attempt == 1)
+            #expect(try await queue.complete(second.lease) == .written)
+        }
+    }
+
+    @Test("rescue of an expired lease with no attempts left makes the task dead; rescue of earlier boots")
+    func rescue() async throws {
+        try await QueueFixture.with { fixture in
+            let queue = fixture.queue
+            let last = try await queue.enqueue(task(maxAttempts: 1)).id
+            _ = try await queue.claim(workerID: "host/1/old-boot", queues: ["default"], limit: 1, lease: .milliseconds(10))
+            try await Task.sleep(for: .milliseconds(50))
+            let rescued = try await queue.rescueExpired(retry: fastRetry)
+            #expect(rescued == [RescuedTask(id: last, state: .dead, previousOwner: "host/1/old-boot")])
+            // Rescue is idempotent.
+            #expect(try await queue.rescueExpired(retry: fastRetry).isEmpty)
+
+            let held = try await queue.enqueue(task()).id
+            let other = try await queue.enqueue(task()).id
+            _ = try await queue.claim(workerID: "host/1/old-boot", queues: ["default"], limit: 1, lease: .seconds(600))
+            _ = try await queue.claim(workerID: "host/2/boot", queues: ["default"], limit: 1, lease: .seconds(600))
+            let previous = try await queue.rescuePreviousBoots(ownerPrefix: "host/1/", currentOwner: "host/1/new-boot", retry: fastRetry)
+            #expect(previous.map(\.id) == [held])
+            #expect(try await queue.task(id: other)?.state == .running)
+        }
+    }
+
+    @Test("bulk enqueue of 10,000 tasks in one call, in order, with dedupe inside the batch and against live tasks")
+    func bulkEnqueue() async throws {
+        try await QueueFixture.with { fixture in
+            let existing = try await fixture.queue.enqueue(task(dedupeKey: "live"))
+            var tasks = (0..<10_000).map { index in task(payload: #"{"index":\#(index)}"#, priority: Int16(index % 7)) }
+            tasks[10].dedupeKey = "live"
+            tasks[20].dedupeKey = "twice"
+            tasks[30].dedupeKey = "twice"
+            let results = try await fixture.queue.enqueue(tasks)
+            #expect(results.count == 10_000)
+            #expect(results[10] == EnqueueResult(id: existing.id, deduplicated: true))
+            #expect(!results[20].deduplicated)
+            #expect(results[30] == EnqueueResult(id: results[20].id, deduplicated: true))
+            #expect(Set(results.map(\.id)).count == 9_999)
+            #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks") == 9_999)
+            // Each id holds its own payload.
+            let sample = try #require(try await fixture.queue.task(id: results[1234].id))
+            #expect(try sample.payload.decode([String: Int].self) == ["index": 1234])
+        }
+    }
+
+    @Test(
+        "bad input is refused with a clear error and nothing is stored",
+        arguments: [
+            (task(payload: "{not json"), "json"),
+            (task(queue: "Bad Queue!"), "queue"),
+            (task(maxAttempts: -1), "max_attempts"),
+            (task("Review"), "kind"),
+            (task(payload: "[1,2]"), "object"),
+        ]
+    )
+    func badInput(bad: NewTask, mentions: String) async throws {
+        try await QueueFixture.with { fixture in
+            let error = await #expect(throws: (any Error).self) { try await fixture.queue.enqueue(bad) }
+            #expect("\(error.map { "\($0)" } ?? "")".lowercased().contains(mentions.lowercased()))
+            // The same through SQL directly (for clients that skip the Swift checks).
+            await #expect(throws: PostgresError.self) {
+                try await fixture.pool.query(
+                    """
+                    SELECT * FROM enqueue_task(\(bad.kind), \(bad.payload)::jsonb, \(bad.queue), 0::smallint, NULL,
+                        \(bad.maxAttempts)::integer, NULL)
+                    """
+                )
+            }
+            // In a batch, the element is named and nothing is stored.
+            let batchError = await #expect(throws: (any Error).self) {
+                try await fixture.queue.enqueue([task(), task(), bad])
+            }
+            #expect("\(batchError.map { "\($0)" } ?? "")".contains("task 3"))
+            let stored = try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks")
+            #expect(stored == 0)
+        }
+    }
+
+    @Test("the SQL batch function names the bad element itself")
+    func sqlBatchValidation() async throws {
+        try await QueueFixture.with { fixture in
+            let error = await #expect(throws: PostgresError.self) {
+                try await fixture.pool.query(
+                    #"SELECT * FROM enqueue_tasks('[{"kind":"noop"},{"kind":"noop","max_attempts":0}]'::jsonb)"#
+                )
+            }
+            #expect(error?.message.contains("task 2 of the batch") == true)
+            #expect(error?.sqlState == "22023")
+            let stored = try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks")
+            #expect(stored == 0)
+        }
+    }
+
+    @Test("prune deletes old finished tasks and their events, in batches, and nothing live")
+    func prune() async throws {
+        try await QueueFixture.with { fixture in
+            let queue = fixture.queue
+            _ = try await queue.enqueue((0..<25).map { _ in task() })
+            let claimed = try await queue.claim(workerID: "w", queues: ["default"], limit: 20, lease: .seconds(30))
+            _ = try await queue.complete(claimed.map { ($0.lease, nil) })
+            try await fixture.pool.execute("UPDATE tasks SET finished_at = now() - interval '40 days' WHERE state = 'succeeded' AND id % 2 = 0")
+            let deleted = try await queue.prune(olderThan: .seconds(30 * 86_400), batchSize: 3)
+            #expect(deleted == 10)
+            #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks") == 15)
+            #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM task_events e WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = e.task_id)") == 0)
+        }
+    }
+
+    @Test("with 1,000,000 finished rows and 10,000 pending, the claim uses the partial index", .timeLimit(.minutes(3)))
+    func claimPlanOnBigTable() async throws {
+        try await QueueFixture.with { fixture in
+            try await fixture.pool.execute(
+                """
+                INSERT INTO tasks (kind, queue, state, finished_at, attempt)
+                SELECT 'noop', 'default', 'succeeded', now() - interval '1 day', 1 FROM generate_series(1, 1000000)
+                """
+            )
+            try await fixture.pool.execute("INSERT INTO tasks (kind, queue) SELECT 'noop', 'default' FROM generate_series(1, 10000)")
+            try await fixture.pool.execute("ANALYZE tasks")
+            let plan = try await fixture.pool.withConnection { connection -> String in
+                // The claim function's statement, planned generically (as a cached plan would be).
+                try await connection.simpleQuery("SET plan_cache_mode = force_generic_plan")
+                try await connection.simpleQuery(
+                    """
+                    PREPARE claim_plan(text[], integer) AS
+                    SELECT t.id FROM tasks t
+                    WHERE t.state = 'pending' AND t.run_after <= now() AND t.queue = ANY ($1)
+                    ORDER BY t.priority, t.run_after, t.id LIMIT $2 FOR UPDATE SKIP LOCKED
+                    """
+                )
+                let rows = try await connection.query("EXPLAIN EXECUTE claim_plan('{default}', 10)")
+                return try rows.map { try $0.decode(String.self, at: 0) }.joined(separator: "\n")
+            }
+            print("claim plan with 1,000,000 finished and 10,000 pending rows:\n\(plan)")
+            #expect(plan.contains("tasks_claim_idx"), "\(plan)")
+            #expect(!plan.contains("Seq Scan"), "\(plan)")
+            let claimed = try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 10, lease: .seconds(30))
+            #expect(claimed.count == 10)
+        }
+    }
+}

@@ -1,0 +1,63 @@
+public import FoundationEssentials
+import Logging
+public import PostgresClient
+public import TaskQueue
+
+/// A migrated schema of its own, with a queue client, for one test.
+public struct QueueFixture: Sendable {
+    /// The schema.
+    public let schema: TestSchema
+    /// A pool on the schema.
+    public let pool: PostgresConnectionPool
+    /// A queue client on the pool.
+    public let queue: QueueClient
+
+    /// Runs `body` against a freshly migrated schema that is dropped afterwards.
+    public static func with<T>(poolSize: Int = 8, _ body: (QueueFixture) async throws -> T) async throws -> T {
+        try await TestDatabase.withSchema { schema in
+            let connection = try await schema.connect()
+            try await Migrator(logger: TestDatabase.logger).migrate(on: connection)
+            await connection.close()
+            let pool = schema.pool(size: poolSize)
+            let fixture = QueueFixture(schema: schema, pool: pool, queue: QueueClient(pool: pool, logger: TestDatabase.logger))
+            do {
+                let value = try await body(fixture)
+                await pool.close()
+                return value
+            } catch {
+                await pool.close()
+                throw error
+            }
+        }
+    }
+
+    /// A database URL whose sessions use this schema (for child processes).
+    public var url: String {
+        get throws {
+            let base = try TestDatabase.url
+            return "\(base)\(base.contains("?") ? "&" : "?")options=-csearch_path%3D\(schema.name)"
+        }
+    }
+
+    /// Runs a scalar query.
+    public func scalar<T: PostgresDecodable>(_ type: T.Type, _ query: PostgresQuery) async throws -> T {
+        guard let row = try await pool.query(query).single else { throw TestDatabaseError("no row for \(query.sql)") }
+        return try row.decode(T.self, at: 0)
+    }
+}
+
+/// A task description with a JSON payload from a literal.
+public func task(
+    _ kind: String = "noop",
+    payload: String = "{}",
+    queue: String = "default",
+    priority: Int16 = 0,
+    runAfter: Date? = nil,
+    maxAttempts: Int = 3,
+    dedupeKey: String? = nil
+) -> NewTask {
+    NewTask(
+        kind: kind, payload: PostgresJSON(text: payload), queue: queue, priority: priority, runAfter: runAfter,
+        maxAttempts: maxAttempts, dedupeKey: dedupeKey
+    )
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Checks the systemd units in systemd/:
+#   1. `systemd-analyze verify` prints nothing (it exits 0 on unknown keys and bad values, so any output fails);
+#   2. `systemd-analyze security --offline=true` scores the worker instance at 2.0 or lower;
+#   3. the settings other parts rely on are there, and TimeoutStopSec outlasts the shutdown grace period of
+#      the example environment file, whose lines are all KEY=value.
+#
+# Usage: scripts/check-units.sh [QUEUE_WORKER_BINARY]
+#   verify needs ExecStart's program to exist. The committed unit keeps /usr/local/bin/queue-worker; the check
+#   runs on a temporary copy whose ExecStart points at QUEUE_WORKER_BINARY (or $QUEUE_WORKER_BINARY, or
+#   $AGENTQUEUE_BIN_DIR/queue-worker when that exists) when given, else at a stand-in executable. Nothing else in the copy differs, and that is checked too.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BINARY=${1:-${QUEUE_WORKER_BINARY:-}}
+if [ -z "$BINARY" ] && [ -x "${AGENTQUEUE_BIN_DIR:-/nonexistent}/queue-worker" ]; then
+    BINARY=$AGENTQUEUE_BIN_DIR/queue-worker
+fi
+if [ -n "$BINARY" ]; then
+    [ -x "$BINARY" ] || { echo "check-units: $BINARY is not an executable" >&2; exit 1; }
+    BINARY=$(cd "$(dirname "$BINARY")" && pwd)/$(basename "$BINARY")
+fi
+command -v systemd-analyze >/dev/null || { echo "check-units: missing systemd-analyze (apt-get install systemd)" >&2; exit 1; }
+
+UNITS=$ROOT/systemd
+WORK=$(mktemp -d /tmp/check-units.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+failed=0
+fail() { echo "check-units: FAIL: $*" >&2; failed=1; }
+
+COMMITTED_EXEC='ExecStart=/usr/local/bin/queue-worker --instance %i'
+grep -qxF "$COMMITTED_EXEC" "$UNITS/queue-worker@.service" || fail "queue-worker@.service must say: $COMMITTED_EXEC"
+
+if [ -z "$BINARY" ]; then
+    BINARY=$WORK/bin/queue-worker
+    mkdir -p "$WORK/bin"
+    cp /bin/true "$BINARY"
+fi
+# An instance of the template, plus the target, side by side as systemd would find them.
+sed "s|^ExecStart=/usr/local/bin/queue-worker |ExecStart=$BINARY |" "$UNITS/queue-worker@.service" \
+    > "$WORK/queue-worker@1.service"
+cp "$UNITS/queue-worker@.service" "$UNITS/queue-workers.target" "$WORK/"
+changed=$(diff "$UNITS/queue-worker@.service" "$WORK/queue-worker@1.service" | grep -c '^[<>]' || true)
+[ "$changed" -eq 2 ] || fail "the verified copy differs from the committed unit in more than ExecStart"
+
+echo "check-units: systemd-analyze verify"
+out=$(cd "$WORK" && systemd-analyze verify "$WORK/queue-worker@1.service" "$WORK/queue-workers.target" 2>&1) \
+    || fail "systemd-analyze verify exited non-zero"
+if [ -n "$out" ]; then
+    echo "$out" >&2
+    fail "systemd-analyze verify printed the above"
+fi
+
+echo "check-units: systemd-analyze security --offline=true --threshold=20"
+if ! out=$(systemd-analyze security --offline=true --threshold=20 "$WORK/queue-worker@1.service" 2>&1); then
+    echo "$out" >&2
+    fail "security exposure above 2.0"
+fi
+echo "$out" | grep 'Overall exposure level' || fail "no overall exposure level in the security report"
+
+echo "check-units: required settings"
+# shellcheck disable=SC2016 # $MAINPID is literal unit text
+for setting in 'Type=notify' 'NotifyAccess=main' 'ExecReload=/bin/kill -HUP $MAINPID' 'Restart=on-failure' \
+    'KillMode=mixed' 'EnvironmentFile=-/etc/agentqueue/worker.env' 'PartOf=queue-workers.target' \
+    'WantedBy=queue-workers.target' 'DynamicUser=yes'; do
+    grep -qxF "$setting" "$UNITS/queue-worker@.service" || fail "queue-worker@.service lacks $setting"
+done
+grep -qE '^WatchdogSec=[0-9]+' "$UNITS/queue-worker@.service" || fail "queue-worker@.service lacks WatchdogSec="
+grep -qE '^RestartSec=' "$UNITS/queue-worker@.service" || fail "queue-worker@.service lacks RestartSec="
+
+python3 - "$UNITS/queue-worker@.service" "$UNITS/queue-worker.env.example" <<'PY' || failed=1
+import re, sys
+
+unit, env = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+problems = []
+seconds = {"": 1, "s": 1, "sec": 1, "min": 60, "m": 60}
+stop = re.search(r"^TimeoutStopSec=(\d+)(s|sec|min|m)?$", unit, re.M)
+values = {}
+for number, line in enumerate(env.splitlines(), 1):
+    if not line.strip() or line.lstrip().startswith("#"):
+        continue
+    match = re.fullmatch(r"([A-Z_][A-Z0-9_]*)=(.*)", line)
+    if not match:
+        problems.append(f"queue-worker.env.example:{number}: not KEY=value: {line!r}")
+        continue
+    values[match.group(1)] = match.group(2)
+for required in ("DATABASE_URL", "WORKER_SHUTDOWN_GRACE_SECONDS", "WORKER_DB_TOLERANCE_SECONDS", "LOG_LEVEL",
+                 "LOG_FORMAT"):
+    if required not in values:
+        problems.append(f"queue-worker.env.example lacks {required}")
+if not stop:
+    problems.append("queue-worker@.service: TimeoutStopSec= missing or not in s/min")
+elif "WORKER_SHUTDOWN_GRACE_SECONDS" in values:
+    timeout = int(stop.group(1)) * seconds[stop.group(2) or ""]
+    grace = int(values["WORKER_SHUTDOWN_GRACE_SECONDS"])
+    if timeout <= grace + 10:
+        problems.append(f"TimeoutStopSec ({timeout}s) must exceed the shutdown grace ({grace}s) by more than 10s")
+for problem in problems:
+    print("check-units: FAIL: " + problem, file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
+
+if [ "$failed" -ne 0 ]; then
+    echo "check-units: FAILED" >&2
+    exit 1
+fi
+echo "check-units: OK"

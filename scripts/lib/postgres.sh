@@ -1,0 +1,76 @@
+# Start and stop PostgreSQL servers owned by AgentQueue's scripts. Source it; do not run it.
+# PostgreSQL refuses to run as root: as root, the server runs as the `postgres` user.
+# shellcheck shell=bash
+
+# The newest installed PostgreSQL server binaries.
+pg_bindir() {
+    local dir
+    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [ -x "$dir/initdb" ] || die "PostgreSQL server binaries not found under /usr/lib/postgresql (install postgresql)"
+    echo "$dir"
+}
+
+# Run a command as the user that owns the server: postgres when we are root, ourselves otherwise.
+pg_as_owner() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on, starting from $1.
+pg_free_port() {
+    local port=${1:-54329}
+    while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+    echo "$port"
+}
+
+# pg_start DIR [fast]: initialise (if needed) and start a server whose data, socket, log and port live in DIR.
+# Prints nothing; sets PG_DIR, PG_PORT and DATABASE_URL. "fast" turns off fsync (for unit tests only).
+pg_start() {
+    PG_DIR=$1
+    local mode=${2:-durable} bin
+    bin=$(pg_bindir)
+    mkdir -p "$PG_DIR"
+    if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$PG_DIR"; fi
+    if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
+        pg_as_owner "$bin/initdb" -D "$PG_DIR/data" -U postgres -A trust -E UTF8 --no-sync >"$PG_DIR/initdb.log" 2>&1 ||
+            { cat "$PG_DIR/initdb.log" >&2; die "initdb failed in $PG_DIR"; }
+    fi
+    if [ -f "$PG_DIR/port" ] && pg_as_owner "$bin/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; then
+        PG_PORT=$(cat "$PG_DIR/port")
+    else
+        PG_PORT=$(pg_free_port "${PG_PORT_HINT:-54329}")
+        local options="-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c max_connections=200"
+        [ "$mode" = fast ] && options="$options -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        pg_as_owner "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 -o "$options" start >/dev/null ||
+            { tail -n 20 "$PG_DIR/server.log" >&2; die "PostgreSQL did not start (log: $PG_DIR/server.log)"; }
+        echo "$PG_PORT" | pg_as_owner tee "$PG_DIR/port" >/dev/null
+    fi
+    DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
+    export DATABASE_URL PG_DIR PG_PORT
+}
+
+# pg_stop DIR [MODE]: stop the server in DIR (MODE: fast, immediate, smart). Quiet when it is not running.
+pg_stop() {
+    local dir=$1 mode=${2:-fast} bin
+    bin=$(pg_bindir)
+    [ -f "$dir/data/PG_VERSION" ] || return 0
+    pg_as_owner "$bin/pg_ctl" -D "$dir/data" -m "$mode" -w -t 60 stop >/dev/null 2>&1 || true
+}
+
+# pg_throwaway: start a server in a new temporary directory, stopped and removed when the shell exits.
+pg_throwaway() {
+    local dir
+    dir=$(mktemp -d /tmp/aq-pg.XXXXXX)
+    chmod 755 "$dir"
+    pg_start "$dir" "${1:-durable}"
+    AQ_CLEANUP_DIRS="${AQ_CLEANUP_DIRS:-} $dir"
+    trap 'aq_cleanup' EXIT
+    trap 'exit 130' INT TERM
+}
+
+aq_cleanup() {
+    local dir
+    for dir in ${AQ_CLEANUP_DIRS:-}; do
+        pg_stop "$dir" immediate
+        rm -rf "$dir"
+    done
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs AgentQueue's whole test suite on this machine: installs what is missing (Debian packages, Python modules),
+# starts a throwaway PostgreSQL, builds, runs `swift test` and the script-level checks, and always stops the
+# database again. Usage: scripts/test.sh [--filter PATTERN]  (PATTERN is passed to `swift test --filter`).
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+source "$AQ_ROOT/scripts/lib/postgres.sh"
+cd "$AQ_ROOT"
+
+filter=()
+if [ "${1:-}" = "--filter" ] && [ -n "${2:-}" ]; then filter=(--filter "$2"); fi
+
+apt_install libpq-dev libsystemd-dev postgresql pkg-config python3-pip
+
+log "building"
+build_log=$(mktemp)
+if ! swift build --build-tests 2>&1 | tee "$build_log" | grep -E 'error:|warning:' | grep -v '/\.build/' >&2; then :; fi
+if [ "${PIPESTATUS[0]}" != 0 ] || grep -q 'error:' "$build_log"; then
+    tail -n 40 "$build_log" >&2
+    die "build failed"
+fi
+# Zero warnings in our own code (dependencies' warnings are theirs).
+if grep -E "^$AQ_ROOT/(Sources|Tests|Plugins)/.*warning:" "$build_log" >&2; then
+    die "the build has warnings in AgentQueue's code"
+fi
+rm -f "$build_log"
+AGENTQUEUE_BIN_DIR=$(swift build --show-bin-path)
+export AGENTQUEUE_BIN_DIR
+
+log "starting a throwaway PostgreSQL"
+pg_throwaway fast
+log "PostgreSQL on port $PG_PORT"
+
+log "running swift test"
+swift test --skip-build "${filter[@]}" 2>&1 | tee /tmp/aq-swift-test.log | grep -vE '^(Test Suite|Test Case|\[)' || true
+if ! grep -qE 'Test run with [0-9]+ tests? in [0-9]+ suites? passed|Test run with [0-9]+ tests? passed' /tmp/aq-swift-test.log ||
+   grep -qE '✘|Test run with .* failed' /tmp/aq-swift-test.log; then
+    die "swift test failed (full log: /tmp/aq-swift-test.log)"
+fi
+
+log "checking the systemd units"
+scripts/check-units.sh "$AGENTQUEUE_BIN_DIR/queue-worker"
+
+log "checking docker-compose.yml and the Dockerfile"
+scripts/check-compose.sh
+
+if [ "$(id -u)" = 0 ]; then
+    log "reading log entries back from a real journald"
+    scripts/test-journald.sh "$AGENTQUEUE_BIN_DIR"
+else
+    log "skipping the journald read-back test (needs root for its private mount namespace)"
+fi
+
+log "all tests passed"
