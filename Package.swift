@@ -63,6 +63,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "ReviewStore",
+            dependencies: [
+                "PostgresClient",
+                "TaskQueue",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "Systemd",
             dependencies: [
                 "CSystemd",
@@ -90,6 +99,7 @@ let package = Package(
             dependencies: [
                 "PostgresClient",
                 "TaskQueue",
+                "ReviewStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

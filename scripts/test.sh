@@ -32,7 +32,7 @@ pg_throwaway fast
 log "PostgreSQL on port $PG_PORT"
 
 log "running swift test"
-swift test --skip-build "${filter[@]}" 2>&1 | tee /tmp/aq-swift-test.log | grep -vE '^(Test Suite|Test Case|\[)' || true
+swift test --skip-build "${filter[@]}" 2>&1 | tee /tmp/aq-swift-test.log | grep -E '^(✔|✘|Test run|.*recorded an issue|Fatal|.*error:)' || true
 if ! grep -qE 'Test run with [0-9]+ tests? in [0-9]+ suites? passed|Test run with [0-9]+ tests? passed' /tmp/aq-swift-test.log ||
    grep -qE '✘|Test run with .* failed' /tmp/aq-swift-test.log; then
     die "swift test failed (full log: /tmp/aq-swift-test.log)"

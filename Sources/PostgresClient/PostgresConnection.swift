@@ -101,6 +101,8 @@ public final class PostgresConnection: @unchecked Sendable {
                 "cannot connect to \(configuration.redactedDescription): \(configuration.redact(reason))"
             )
         }
+        // Server notices (NOTICE, WARNING outside errors) are not errors; libpq would print them on stderr.
+        PQsetNoticeProcessor(handle, { _, _ in }, nil)
         return PostgresConnection(handle: handle, configuration: configuration, queue: queue, logger: logger)
     }
 
