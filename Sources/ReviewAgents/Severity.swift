@@ -17,5 +17,6 @@ public enum Severity: String, Codable, Sendable, CaseIterable, Comparable {
         }
     }
 
+    /// More severe sorts first.
     public static func < (lhs: Severity, rhs: Severity) -> Bool { lhs.rank < rhs.rank }
 }
