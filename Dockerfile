@@ -7,7 +7,7 @@ ARG SWIFT_VERSION=6.3
 # ---- build ------------------------------------------------------------------------------------------
 FROM swift:${SWIFT_VERSION}-bookworm AS build
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpq-dev libsystemd-dev \
+    && apt-get install -y --no-install-recommends libpq-dev libsystemd-dev libcurl4-openssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -20,7 +20,7 @@ RUN mkdir -p /out \
 # Same Debian release as the build image, so libpq and libsystemd match what was linked.
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpq5 libsystemd0 libstdc++6 git ca-certificates tzdata \
+    && apt-get install -y --no-install-recommends libpq5 libsystemd0 libcurl4 libstdc++6 git ca-certificates tzdata \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --home-dir /nonexistent --shell /usr/sbin/nologin agentqueue
 COPY --from=build /out/ /usr/local/bin/

@@ -63,10 +63,41 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "AgentGraph",
+            dependencies: [
+                "PostgresClient",
+                "TaskQueue",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "ReviewStore",
             dependencies: [
                 "PostgresClient",
                 "TaskQueue",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ReviewWorkflow",
+            dependencies: [
+                "AgentGraph",
+                "ReviewAgents",
+                "ModelAgents",
+                "ReviewStore",
+                "TaskQueue",
+                "PostgresClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The optional model back-end of the agents (OpenAI-compatible chat completions; README, "Using a model").
+        .target(
+            name: "ModelAgents",
+            dependencies: [
+                "ReviewAgents",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -85,6 +116,8 @@ let package = Package(
             dependencies: [
                 "PostgresClient",
                 "TaskQueue",
+                "ReviewWorkflow",
+                "ModelAgents",
                 "Systemd",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -100,6 +133,7 @@ let package = Package(
                 "PostgresClient",
                 "TaskQueue",
                 "ReviewStore",
+                "ReviewAgents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -123,6 +157,13 @@ let package = Package(
                 "Systemd",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSettings
+        ),
+
+        // Measures the diff parser and the four review agents (scripts/bench-agents.sh).
+        .executableTarget(
+            name: "agents-bench",
+            dependencies: ["ReviewAgents"],
             swiftSettings: strictSettings
         ),
 
@@ -154,8 +195,28 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "ReviewWorkflowTests",
+            dependencies: [
+                "ReviewWorkflow", "AgentGraph", "ReviewStore", "TaskQueue", "PostgresClient", "WorkerDaemon", "TestSupport",
+            ],
+            exclude: ["fake_github.py"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ModelAgentsTests",
+            dependencies: [
+                "ModelAgents",
+                "ReviewAgents",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["fake_llm.py"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "ReviewAgentsTests",
             dependencies: ["ReviewAgents"],
+            // The SARIF schema and sample diffs are read by scripts/check-sarif.sh, not by the Swift tests.
+            exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -164,6 +225,11 @@ let package = Package(
                 "Systemd",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "QueuectlTests",
+            dependencies: ["TaskQueue", "ReviewStore", "PostgresClient", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .target(

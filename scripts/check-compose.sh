@@ -162,7 +162,7 @@ else:
     if not runtime["from"].startswith("debian:bookworm-slim"):
         fail(f"the runtime stage must be debian:bookworm-slim, not {runtime['from']}")
     runtime_runs = " ".join(rest for keyword, rest in runtime["lines"] if keyword == "RUN")
-    for package in ("libpq5", "libsystemd0", "git", "ca-certificates"):
+    for package in ("libpq5", "libsystemd0", "libcurl4", "git", "ca-certificates"):
         if not re.search(rf"(?<![\w.-]){re.escape(package)}(?![\w.-])", runtime_runs):
             fail(f"the runtime stage must install {package}")
     users = [rest for keyword, rest in runtime["lines"] if keyword == "USER"]

@@ -2,8 +2,10 @@
 # Checks the systemd units in systemd/:
 #   1. `systemd-analyze verify` prints nothing (it exits 0 on unknown keys and bad values, so any output fails);
 #   2. `systemd-analyze security --offline=true` scores the worker instance at 2.0 or lower;
-#   3. the settings other parts rely on are there, and TimeoutStopSec outlasts the shutdown grace period of
-#      the example environment file, whose lines are all KEY=value.
+#   3. the settings other parts rely on are there, and TimeoutStopSec outlasts the shutdown grace period;
+#   4. the example files split as the unit expects: secrets in queue-worker.env.example (EnvironmentFile, root
+#      0600), tunables and no secret in queue-worker.conf.example (--config, world-readable, re-read on reload),
+#      all lines KEY=value; with a real binary, every setting `queue-worker --check-config` prints is in one of them.
 #
 # Usage: scripts/check-units.sh [QUEUE_WORKER_BINARY]
 #   verify needs ExecStart's program to exist. The committed unit keeps /usr/local/bin/queue-worker; the check
@@ -28,9 +30,16 @@ trap 'rm -rf "$WORK"' EXIT
 failed=0
 fail() { echo "check-units: FAIL: $*" >&2; failed=1; }
 
-COMMITTED_EXEC='ExecStart=/usr/local/bin/queue-worker --instance %i'
+COMMITTED_EXEC='ExecStart=/usr/local/bin/queue-worker --instance %i --config=-/etc/agentqueue/worker.conf'
 grep -qxF "$COMMITTED_EXEC" "$UNITS/queue-worker@.service" || fail "queue-worker@.service must say: $COMMITTED_EXEC"
 
+SETTINGS=$WORK/settings.txt
+: > "$SETTINGS"
+if [ -n "$BINARY" ]; then
+    # The effective settings (names and defaults) of the real binary, for the completeness check of the examples.
+    env -i DATABASE_URL=postgresql://check@127.0.0.1/check "$BINARY" --check-config > "$SETTINGS" \
+        || fail "$BINARY --check-config failed"
+fi
 if [ -z "$BINARY" ]; then
     BINARY=$WORK/bin/queue-worker
     mkdir -p "$WORK/bin"
@@ -68,26 +77,44 @@ done
 grep -qE '^WatchdogSec=[0-9]+' "$UNITS/queue-worker@.service" || fail "queue-worker@.service lacks WatchdogSec="
 grep -qE '^RestartSec=' "$UNITS/queue-worker@.service" || fail "queue-worker@.service lacks RestartSec="
 
-python3 - "$UNITS/queue-worker@.service" "$UNITS/queue-worker.env.example" <<'PY' || failed=1
+python3 - "$UNITS/queue-worker@.service" "$UNITS/queue-worker.env.example" "$UNITS/queue-worker.conf.example" \
+    "$SETTINGS" <<'PY' || failed=1
 import re, sys
 
-unit, env = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+unit = open(sys.argv[1]).read()
 problems = []
 seconds = {"": 1, "s": 1, "sec": 1, "min": 60, "m": 60}
 stop = re.search(r"^TimeoutStopSec=(\d+)(s|sec|min|m)?$", unit, re.M)
-values = {}
-for number, line in enumerate(env.splitlines(), 1):
-    if not line.strip() or line.lstrip().startswith("#"):
-        continue
-    match = re.fullmatch(r"([A-Z_][A-Z0-9_]*)=(.*)", line)
-    if not match:
-        problems.append(f"queue-worker.env.example:{number}: not KEY=value: {line!r}")
-        continue
-    values[match.group(1)] = match.group(2)
-for required in ("DATABASE_URL", "WORKER_SHUTDOWN_GRACE_SECONDS", "WORKER_DB_TOLERANCE_SECONDS", "LOG_LEVEL",
-                 "LOG_FORMAT"):
-    if required not in values:
+
+def parse(path):
+    name, found = path.rsplit("/", 1)[-1], {}
+    for number, line in enumerate(open(path).read().splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = re.fullmatch(r"([A-Z_][A-Z0-9_]*)=(.*)", line)
+        if not match:
+            problems.append(f"{name}:{number}: not KEY=value: {line!r}")
+            continue
+        found[match.group(1)] = match.group(2)
+    return found
+
+secrets, values = parse(sys.argv[2]), parse(sys.argv[3])
+for required in ("DATABASE_URL", "GITHUB_TOKEN"):
+    if required not in secrets:
         problems.append(f"queue-worker.env.example lacks {required}")
+    if required in values:
+        problems.append(f"queue-worker.conf.example is world-readable: {required} belongs in queue-worker.env.example")
+for required in ("WORKER_QUEUES", "WORKER_CONCURRENCY", "WORKER_SHUTDOWN_GRACE_SECONDS", "WORKER_DB_TOLERANCE_SECONDS",
+                 "LOG_LEVEL", "LOG_FORMAT"):
+    if required not in values:
+        problems.append(f"queue-worker.conf.example lacks {required}")
+for both in sorted(set(secrets) & set(values)):
+    problems.append(f"{both} is in both example files")
+# Every setting the worker knows (except the instance, which is --instance %i) is documented in one example.
+known = [line.split("=", 1)[0] for line in open(sys.argv[4]).read().splitlines() if line and not line.startswith("#")]
+for setting in known:
+    if setting != "WORKER_INSTANCE" and setting not in secrets and setting not in values:
+        problems.append(f"{setting} (queue-worker --check-config) is in neither example file")
 if not stop:
     problems.append("queue-worker@.service: TimeoutStopSec= missing or not in s/min")
 elif "WORKER_SHUTDOWN_GRACE_SECONDS" in values:

@@ -38,6 +38,12 @@ if ! grep -qE 'Test run with [0-9]+ tests? in [0-9]+ suites? passed|Test run wit
     die "swift test failed (full log: /tmp/aq-swift-test.log)"
 fi
 
+log "validating queuectl review's SARIF output against the official schema"
+scripts/check-sarif.sh "$AGENTQUEUE_BIN_DIR/queuectl"
+
+log "chaos run (short variant): workers killed, backends terminated, PostgreSQL restarted"
+scripts/chaos.sh --short
+
 log "checking the systemd units"
 scripts/check-units.sh "$AGENTQUEUE_BIN_DIR/queue-worker"
 
@@ -50,5 +56,9 @@ if [ "$(id -u)" = 0 ]; then
 else
     log "skipping the journald read-back test (needs root for its private mount namespace)"
 fi
+
+# Skips by itself, with a message, when not root or when systemd-nspawn/debootstrap cannot be installed.
+log "end to end under systemd as PID 1 (systemd-nspawn)"
+scripts/test-systemd-e2e.sh
 
 log "all tests passed"

@@ -208,12 +208,11 @@ public struct Migrator: Sendable {
 
     /// The highest applied version, or 0 when nothing is applied (or `schema_migrations` does not exist).
     public static func currentVersion(on connection: PostgresConnection) async throws -> Int {
-        let rows = try await connection.query(
-            """
-            SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0
-                   ELSE (SELECT coalesce(max(version), 0) FROM schema_migrations) END AS version
-            """
-        )
+        // Two statements: PostgreSQL resolves every table a statement names before running it, so a CASE around a
+        // subquery on a missing schema_migrations still fails with 42P01 instead of answering 0.
+        let exists = try await connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present")
+        guard try exists.single?.decode(Bool.self, "present") == true else { return 0 }
+        let rows = try await connection.query("SELECT coalesce(max(version), 0) AS version FROM schema_migrations")
         return try rows.single?.decode(Int.self, "version") ?? 0
     }
 

@@ -120,6 +120,26 @@ public struct QueueClient: Sendable {
         ).preparedStatement()
     }
 
+    /// A statement that tells which of `leases` the heartbeat found gone because their own attempt completed the
+    /// task (a handler that completes in its own transaction, see ``complete(_:result:on:)``), not because they
+    /// were lost: the task succeeded at the lease's attempt, which only that lease's holder can have written.
+    /// Read its rows with ``taskIDs(in:)``.
+    public static func completedByOwnAttemptStatement(_ leases: [Lease]) -> PostgresQuery {
+        PostgresQuery(
+            """
+            SELECT t.id FROM tasks t
+            JOIN unnest(\(leases.map(\.taskID))::bigint[], \(leases.map(\.attempt))::integer[]) AS held(id, attempt)
+                ON t.id = held.id AND t.attempt = held.attempt
+            WHERE t.state = 'succeeded'
+            """
+        )
+    }
+
+    /// The `id` column of a statement's rows.
+    public static func taskIDs(in rows: PostgresRows) throws -> Set<Int64> {
+        Set(try rows.map { try $0.decode(Int64.self, "id") })
+    }
+
     /// Reads the heartbeat statement's rows: per task still held, whether cancellation was requested.
     public static func heldLeases(in rows: PostgresRows) throws -> [Int64: Bool] {
         var held: [Int64: Bool] = [:]

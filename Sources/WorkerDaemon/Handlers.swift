@@ -4,7 +4,9 @@ import FoundationEssentials
 import Foundation
 #endif
 public import TaskQueue
-import PostgresClient
+public import PostgresClient
+import ReviewWorkflow
+import ModelAgents
 public import Logging
 
 /// The handlers a worker runs, by task kind.
@@ -61,10 +63,33 @@ public struct NoopHandler: TaskHandler {
 }
 
 extension WorkerDaemon {
-    /// The task kinds a standard worker runs.
-    public static func standardHandlers(configuration: WorkerConfiguration, logger: Logger) -> HandlerRegistry {
+    /// The task kinds a standard worker runs: `review` and `noop`. The review agents use a model when
+    /// `LLM_*` settings configure one (see README, "Using a model").
+    public static func standardHandlers(
+        configuration: WorkerConfiguration,
+        pool: PostgresConnectionPool,
+        logger: Logger
+    ) throws -> HandlerRegistry {
+        let models = try ModelConfiguration(environment: ProcessEnvironment.current())
+        let reviewer = models.isEnabled ? try ModelReviewer(configuration: models, logger: logger) : nil
         var registry = HandlerRegistry()
         registry.register("noop", NoopHandler())
+        registry.register(
+            "review",
+            ReviewHandler(
+                configuration: ReviewWorkflowConfiguration(
+                    checkpointing: configuration.checkpointing,
+                    analytics: configuration.analytics,
+                    githubToken: configuration.githubToken,
+                    githubAPIURL: configuration.githubAPIURL,
+                    nodeDelays: ReviewWorkflowConfiguration.parseNodeDelays(
+                        ProcessEnvironment.current()["AGENTQUEUE_NODE_DELAYS"]
+                    ),
+                    modelReviewer: reviewer
+                ),
+                pool: pool
+            )
+        )
         return registry
     }
 }

@@ -76,15 +76,21 @@ final class LeaseKeeper: Service {
                     connection = try PostgresConnection.connectBlocking(configuration: configuration, logger: logger)
                 }
                 let held = try heartbeat(leases, on: connection!)
+                // A lease can also be gone because its own attempt completed the task meanwhile (a handler that
+                // completes in its own transaction): that is not a loss, and its work must not be stopped.
+                let gone = leases.filter { held[$0.taskID] == nil }
+                let completed = gone.isEmpty ? [] : try QueueClient.taskIDs(
+                    in: try connection!.queryBlocking(QueueClient.completedByOwnAttemptStatement(gone))
+                )
                 state.databaseSucceeded()
                 let after = clock.now
                 for lease in leases {
                     if let cancelRequested = held[lease.taskID] {
                         confirmed[lease.taskID] = after
                         if cancelRequested { state.cancelRequested(taskID: lease.taskID) }
-                    } else {
+                    } else if !completed.contains(lease.taskID) && state.leaseLost(taskID: lease.taskID) {
+                        // Only for attempts still at work: one writing its outcome ends its lease itself.
                         logger.warning("lease lost", metadata: ["task.id": "\(lease.taskID)", "attempt": "\(lease.attempt)"])
-                        state.leaseLost(taskID: lease.taskID)
                     }
                 }
             } catch {
@@ -92,8 +98,9 @@ final class LeaseKeeper: Service {
                 state.databaseFailed(configuration.redact("\(error)"))
                 // Leases that could not be confirmed for a whole lease period have expired in the database.
                 for lease in leases where clock.now - (confirmed[lease.taskID] ?? now) >= leaseDuration {
-                    logger.warning("lease expired without heartbeat", metadata: ["task.id": "\(lease.taskID)"])
-                    state.leaseLost(taskID: lease.taskID)
+                    if state.leaseLost(taskID: lease.taskID) {
+                        logger.warning("lease expired without heartbeat", metadata: ["task.id": "\(lease.taskID)"])
+                    }
                 }
             }
         }

@@ -180,40 +180,62 @@ struct SystemdService: Service {
 
         let watchdogInterval = notifier.watchdogInterval
         let policy = Watchdog(
-            claimLoopTolerance: max(.seconds(10), configuration.pollInterval * 3),
+            claimLoopTolerance: Self.claimLoopTolerance(pollInterval: configuration.pollInterval),
             databaseTolerance: configuration.databaseTolerance
         )
         let tick: Duration = watchdogInterval.map { min(Watchdog.petInterval(for: $0), .seconds(2)) } ?? .seconds(2)
         await cancelWhenGracefulShutdown {
-            var lastDepthCheck = ContinuousClock.now - .seconds(60)
-            var reportedUnhealthy = false
-            while !Task.isCancelled {
-                if ContinuousClock.now - lastDepthCheck >= .seconds(5) {
-                    lastDepthCheck = .now
-                    await refreshQueueDepth()
-                }
-                let snapshot = state.snapshot()
-                let health = policy.check(
-                    now: ContinuousClock.now, lastClaimTick: snapshot.lastClaimTick,
-                    lastDatabaseSuccess: snapshot.lastDatabaseSuccess
-                )
-                if health.isHealthy {
-                    if watchdogInterval != nil { notifier.watchdog() }
-                    notifier.status(statusLine())
-                    if reportedUnhealthy {
-                        logger.notice("healthy again")
-                        reportedUnhealthy = false
-                    }
-                } else {
-                    let reason = configuration.redact(health.description)
-                    notifier.status("unhealthy, not petting the watchdog: \(reason)")
-                    if !reportedUnhealthy {
-                        logger.error("unhealthy: not petting the watchdog", metadata: ["reason": "\(reason)"])
-                        reportedUnhealthy = true
+            await withDiscardingTaskGroup { group in
+                // The queue depth is a database query that may hang with the database: never in the petting loop.
+                group.addTask {
+                    while !Task.isCancelled {
+                        await refreshQueueDepth()
+                        try? await Task.sleep(for: .seconds(5))
                     }
                 }
-                try? await Task.sleep(for: tick)
+                await petLoop(policy: policy, tick: tick, watchdog: watchdogInterval != nil)
+                group.cancelAll()
             }
+        }
+    }
+
+    /// How long the claim loop may go without a pass before the worker counts as wedged.
+    static func claimLoopTolerance(pollInterval: Duration) -> Duration {
+        max(.seconds(10), pollInterval * 3)
+    }
+
+    /// Pets the watchdog and refreshes STATUS= every `tick` while healthy; says why not otherwise.
+    private func petLoop(policy: Watchdog, tick: Duration, watchdog: Bool) async {
+        var reportedUnhealthy = false
+        while !Task.isCancelled {
+            let snapshot = state.snapshot()
+            let health = policy.check(
+                now: ContinuousClock.now, lastClaimTick: snapshot.lastClaimTick,
+                lastDatabaseSuccess: snapshot.lastDatabaseSuccess
+            )
+            if health.isHealthy {
+                if watchdog { notifier.watchdog() }
+                notifier.status(statusLine())
+                if reportedUnhealthy {
+                    logger.notice("healthy again")
+                    reportedUnhealthy = false
+                }
+            } else {
+                var reason = health.description
+                switch health {
+                case .databaseUnreachable, .databaseNeverReached:
+                    if let error = snapshot.lastDatabaseError { reason += ": \(error)" }
+                default:
+                    break
+                }
+                reason = configuration.redact(reason)
+                notifier.status("unhealthy, not petting the watchdog: \(reason)")
+                if !reportedUnhealthy {
+                    logger.error("unhealthy: not petting the watchdog", metadata: ["reason": "\(reason)"])
+                    reportedUnhealthy = true
+                }
+            }
+            try? await Task.sleep(for: tick)
         }
     }
 
@@ -268,7 +290,9 @@ struct SignalService: Service {
 
     func run() async throws {
         let stopRequests = Atomic<Int>(0)
-        router.route { signal in
+        // A stop signal that came while the worker waited for the database, after that wait had already ended,
+        // was heard by nobody: replay it, or the worker would run on until systemd's SIGKILL.
+        router.route(replayingMissedStop: true) { signal in
             switch signal {
             case .sighup:
                 Task { await reload() }
@@ -293,7 +317,13 @@ struct SignalService: Service {
 
 /// Traps SIGTERM, SIGINT and SIGHUP once for the whole process and hands each signal to the current route.
 final class SignalRouter: Sendable {
-    private let handler = Mutex<(@Sendable (UnixSignal) -> Void)?>(nil)
+    private struct Route {
+        var handler: (@Sendable (UnixSignal) -> Void)?
+        /// The last stop signal (SIGTERM, SIGINT) handed to any route.
+        var lastStop: UnixSignal?
+    }
+
+    private let current = Mutex(Route())
     private let listener = Mutex<Task<Void, Never>?>(nil)
 
     /// Starts trapping the signals.
@@ -302,16 +332,25 @@ final class SignalRouter: Sendable {
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
         let task = Task {
             for await signal in signals {
-                router.handler.withLock { $0 }?(signal)
+                let handler = router.current.withLock { route in
+                    if signal != .sighup { route.lastStop = signal }
+                    return route.handler
+                }
+                handler?(signal)
             }
         }
         router.listener.withLock { $0 = task }
         return router
     }
 
-    /// Sends every following signal to `handler`.
-    func route(_ handler: @escaping @Sendable (UnixSignal) -> Void) {
-        self.handler.withLock { $0 = handler }
+    /// Sends every following signal to `handler`. With `replayingMissedStop`, a stop signal that an earlier route
+    /// received is handed to `handler` at once as well (the earlier route may have been past caring).
+    func route(replayingMissedStop: Bool = false, _ handler: @escaping @Sendable (UnixSignal) -> Void) {
+        let missed = current.withLock { route in
+            route.handler = handler
+            return route.lastStop
+        }
+        if replayingMissedStop, let missed { handler(missed) }
     }
 
     /// Stops trapping.

@@ -16,6 +16,10 @@ import Glibc
 ///
 /// Settings come from the environment, overridden by an optional `KEY=value` file (`--config`), which is read
 /// again on SIGHUP. Every setting has a default except `DATABASE_URL`.
+///
+/// Under systemd the environment (`EnvironmentFile=`, root-only) carries the secrets and is read only when an
+/// instance starts; the settings file is world-readable, so the worker's transient user can read it again on a
+/// reload. A reload applies ``reloadableSettings``; ``settingsNeedingRestart(comparedWith:)`` names the rest.
 public struct WorkerConfiguration: Sendable {
     /// How to reach PostgreSQL.
     public var database: PostgresConfiguration
@@ -63,16 +67,26 @@ public struct WorkerConfiguration: Sendable {
     public var githubToken: String?
     /// GitHub API base URL.
     public var githubAPIURL: String
+    /// The settings file that was read, if any, or why none was (for `--check-config` and logs).
+    public var settingsFile: SettingsFileStatus = .none
 
     /// Masks every secret of this configuration (database password, GitHub token) in a message, for logs,
     /// STATUS= lines and task errors.
     public func redact(_ message: String) -> String {
         var text = database.redact(message)
-        if let githubToken, githubToken.count >= 4 { text = text.replacing(githubToken, with: "***") }
+        for secret in [githubToken, modelAPIKey].compactMap({ $0 }) where secret.count >= 4 {
+            text = text.replacing(secret, with: "***")
+        }
         return text
     }
 
+    /// The model endpoint's API key (`LLM_API_KEY`), kept only to mask it; the model back-end reads its own settings.
+    var modelAPIKey: String?
+
     /// Reads the configuration from the environment and, when given, a `KEY=value` file whose settings win.
+    ///
+    /// - Parameter configFile: the file's path; a leading `-` (as in systemd's `EnvironmentFile=-…`) makes it
+    ///   optional: a missing file is skipped, while any other problem with it is still an error.
     public static func load(
         environment: [String: String] = ProcessEnvironment.current(),
         configFile: String?,
@@ -80,10 +94,23 @@ public struct WorkerConfiguration: Sendable {
         logFormatOverride: LogFormat? = nil
     ) throws(ConfigurationError) -> WorkerConfiguration {
         var settings = environment
+        var status = SettingsFileStatus.none
         if let configFile {
-            for (key, value) in try ConfigurationFile.read(path: configFile) { settings[key] = value }
+            let optional = configFile.hasPrefix("-")
+            let path = optional ? String(configFile.dropFirst()) : configFile
+            guard !path.isEmpty else { throw ConfigurationError(setting: "--config", "needs a file name") }
+            if let values = try ConfigurationFile.read(path: path, missingIsError: !optional) {
+                for (key, value) in values { settings[key] = value }
+                status = .read(path)
+            } else {
+                status = .missing(path)
+            }
         }
-        return try WorkerConfiguration(settings: settings, instance: instance, logFormatOverride: logFormatOverride)
+        var configuration = try WorkerConfiguration(
+            settings: settings, instance: instance, logFormatOverride: logFormatOverride
+        )
+        configuration.settingsFile = status
+        return configuration
     }
 
     /// Builds and validates a configuration from settings.
@@ -133,6 +160,7 @@ public struct WorkerConfiguration: Sendable {
         checkpointing = try reader.boolean("ENABLE_CHECKPOINTING", default: true)
         analytics = try reader.boolean("ENABLE_ANALYTICS", default: true)
         githubToken = settings["GITHUB_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        modelAPIKey = settings["LLM_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         githubAPIURL = settings["GITHUB_API_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://api.github.com"
 
         guard heartbeatInterval * 2 <= leaseDuration else {
@@ -177,10 +205,12 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
 
 /// Reads `KEY=value` lines (the systemd EnvironmentFile format: `#` comments, optional quotes).
 public enum ConfigurationFile {
-    /// The settings in the file.
-    public static func read(path: String) throws(ConfigurationError) -> [String: String] {
+    /// The settings in the file, or nil when it does not exist and `missingIsError` is false.
+    public static func read(path: String, missingIsError: Bool = true) throws(ConfigurationError) -> [String: String]? {
         guard let file = fopen(path, "r") else {
-            throw ConfigurationError(setting: "--config", "file \(path) cannot be read (\(String(cString: strerror(errno))))")
+            let code = errno
+            if code == ENOENT && !missingIsError { return nil }
+            throw ConfigurationError(setting: "--config", "file \(path) cannot be read (\(String(cString: strerror(code))))")
         }
         defer { fclose(file) }
         var bytes: [UInt8] = []
@@ -321,33 +351,69 @@ extension Duration {
     }
 }
 
+/// Whether a settings file was read.
+public enum SettingsFileStatus: Sendable, Equatable {
+    /// No `--config` was given.
+    case none
+    /// The file was read.
+    case read(String)
+    /// The optional file (`--config=-PATH`) does not exist; the environment alone applies.
+    case missing(String)
+}
+
 extension WorkerConfiguration {
-    /// The effective settings, one per line, without secrets (for `--check-config`).
+    /// The settings a reload (SIGHUP) applies to the running worker; every other change needs a restart.
+    public static let reloadableSettings: Set<String> = ["LOG_LEVEL", "WORKER_CONCURRENCY", "WORKER_QUEUES"]
+
+    /// The names of the settings whose values differ from `previous` but that a reload cannot apply (everything
+    /// but ``reloadableSettings``), sorted. Secrets are compared, never shown.
+    public func settingsNeedingRestart(comparedWith previous: WorkerConfiguration) -> [String] {
+        let old = Dictionary(previous.settingValues(revealingSecrets: true), uniquingKeysWith: { first, _ in first })
+        return settingValues(revealingSecrets: true)
+            .filter { !Self.reloadableSettings.contains($0.name) && old[$0.name] != $0.value }
+            .map(\.name)
+            .sorted()
+    }
+
+    /// The effective settings, one per line, without secrets (for `--check-config`), after a comment that tells
+    /// which settings file was read.
     public var summary: String {
+        let source: String
+        switch settingsFile {
+        case .none: source = "# settings file: none (environment only)"
+        case .read(let path): source = "# settings file: \(path)"
+        case .missing(let path): source = "# settings file: \(path) does not exist (optional; environment only)"
+        }
+        return ([source] + settingValues(revealingSecrets: false).map { "\($0.name)=\($0.value)" })
+            .joined(separator: "\n")
+    }
+
+    /// Every setting with its effective value, in the order of the example files.
+    private func settingValues(revealingSecrets: Bool) -> [(name: String, value: String)] {
         [
-            "DATABASE_URL=\(database.redactedDescription)",
-            "WORKER_INSTANCE=\(instance)",
-            "WORKER_QUEUES=\(queues.joined(separator: ","))",
-            "WORKER_CONCURRENCY=\(concurrency)",
-            "WORKER_CLAIM_BATCH=\(claimBatchSize)",
-            "WORKER_LEASE_SECONDS=\(leaseDuration.secondsText)",
-            "WORKER_HEARTBEAT_SECONDS=\(heartbeatInterval.secondsText)",
-            "WORKER_POLL_INTERVAL_MS=\(pollInterval.milliseconds)",
-            "WORKER_SHUTDOWN_GRACE_SECONDS=\(shutdownGrace.secondsText)",
-            "WORKER_DB_TOLERANCE_SECONDS=\(databaseTolerance.secondsText)",
-            "WORKER_RESCUE_INTERVAL_SECONDS=\(rescueInterval.secondsText)",
-            "WORKER_RETRY_BASE_SECONDS=\(retryBase.secondsText)",
-            "WORKER_RETRY_MAX_SECONDS=\(retryMaximum.secondsText)",
-            "WORKER_STATEMENT_TIMEOUT_SECONDS=\(statementTimeout.secondsText)",
-            "WORKER_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS=\(idleInTransactionTimeout.secondsText)",
-            "DB_POOL_SIZE=\(poolSize)",
-            "DB_MAX_OVERFLOW=\(poolOverflow)",
-            "LOG_LEVEL=\(logLevel)",
-            "LOG_FORMAT=\(logFormat)",
-            "ENABLE_CHECKPOINTING=\(checkpointing)",
-            "ENABLE_ANALYTICS=\(analytics)",
-            "GITHUB_TOKEN=\(githubToken == nil ? "(not set)" : "(set)")",
-            "GITHUB_API_URL=\(githubAPIURL)",
-        ].joined(separator: "\n")
+            ("DATABASE_URL", revealingSecrets ? database.connectionString : database.redactedDescription),
+            ("WORKER_INSTANCE", instance),
+            ("WORKER_QUEUES", queues.joined(separator: ",")),
+            ("WORKER_CONCURRENCY", "\(concurrency)"),
+            ("WORKER_CLAIM_BATCH", "\(claimBatchSize)"),
+            ("WORKER_LEASE_SECONDS", leaseDuration.secondsText),
+            ("WORKER_HEARTBEAT_SECONDS", heartbeatInterval.secondsText),
+            ("WORKER_POLL_INTERVAL_MS", "\(pollInterval.milliseconds)"),
+            ("WORKER_SHUTDOWN_GRACE_SECONDS", shutdownGrace.secondsText),
+            ("WORKER_DB_TOLERANCE_SECONDS", databaseTolerance.secondsText),
+            ("WORKER_RESCUE_INTERVAL_SECONDS", rescueInterval.secondsText),
+            ("WORKER_RETRY_BASE_SECONDS", retryBase.secondsText),
+            ("WORKER_RETRY_MAX_SECONDS", retryMaximum.secondsText),
+            ("WORKER_STATEMENT_TIMEOUT_SECONDS", statementTimeout.secondsText),
+            ("WORKER_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", idleInTransactionTimeout.secondsText),
+            ("DB_POOL_SIZE", "\(poolSize)"),
+            ("DB_MAX_OVERFLOW", "\(poolOverflow)"),
+            ("LOG_LEVEL", "\(logLevel)"),
+            ("LOG_FORMAT", "\(logFormat)"),
+            ("ENABLE_CHECKPOINTING", "\(checkpointing)"),
+            ("ENABLE_ANALYTICS", "\(analytics)"),
+            ("GITHUB_TOKEN", revealingSecrets ? githubToken ?? "" : githubToken == nil ? "(not set)" : "(set)"),
+            ("GITHUB_API_URL", githubAPIURL),
+        ]
     }
 }

@@ -4,7 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 public import Logging
-import PostgresClient
+public import PostgresClient
 import ServiceLifecycle
 public import Systemd
 import TaskQueue
@@ -20,12 +20,12 @@ public enum WorkerDaemon {
     ///   - configuration: the validated configuration.
     ///   - reloadConfiguration: reads the configuration again (on SIGHUP).
     ///   - logLevel: the level every logger follows; a reload changes it.
-    ///   - handlers: the task kinds this worker runs (`noop` is always added).
+    ///   - handlers: the task kinds this worker runs, given the worker's pool (`noop` is always added).
     public static func run(
         configuration: WorkerConfiguration,
         reloadConfiguration: @escaping @Sendable () throws -> WorkerConfiguration,
         logLevel: LogLevelSetting,
-        handlers: HandlerRegistry,
+        handlers makeHandlers: (PostgresConnectionPool) throws -> HandlerRegistry,
         logger: Logger
     ) async throws {
         let notifier = SystemdNotifier()
@@ -60,33 +60,29 @@ public enum WorkerDaemon {
         )
         let queue = QueueClient(pool: pool, logger: logger)
         let state = WorkerState(settings: .init(concurrency: configuration.concurrency, queues: configuration.queues))
-        var handlers = handlers
+        var handlers = try makeHandlers(pool)
         if handlers.handler(for: "noop") == nil { handlers.register("noop", NoopHandler()) }
         let trigger = ShutdownTrigger()
-        let current = Mutex(configuration)
 
         let reload: @Sendable () async -> Void = {
             notifier.reloading(status: "reloading configuration")
+            let status: String
             do {
                 let next = try reloadConfiguration()
-                let previous = current.withLock { $0 }
                 logLevel.level = next.logLevel
                 state.update(settings: .init(concurrency: next.concurrency, queues: next.queues))
-                current.withLock { $0.concurrency = next.concurrency; $0.queues = next.queues; $0.logLevel = next.logLevel }
-                if next.database.redactedDescription != previous.database.redactedDescription
-                    || next.leaseDuration != previous.leaseDuration || next.heartbeatInterval != previous.heartbeatInterval
-                {
-                    logger.notice("some changed settings take effect only after a restart (database, lease, heartbeat)")
-                }
                 logger.notice(
                     "configuration reloaded",
                     metadata: ["log_level": "\(next.logLevel)", "concurrency": "\(next.concurrency)",
                                "queues": "\(next.queues.joined(separator: ","))"]
                 )
+                status = "reloaded: \(state.runningCount)/\(state.settings.concurrency) busy"
             } catch {
                 logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
+                status = "reload failed, running settings kept: \(state.runningCount)/\(state.settings.concurrency) busy · "
+                    + configuration.redact("\(error)")
             }
-            notifier.ready(status: "reloaded: \(state.runningCount)/\(state.settings.concurrency) busy")
+            notifier.ready(status: status)
         }
 
         let services: [any Service] = [

@@ -84,7 +84,11 @@ final class WorkerService: Service {
             state.claimLoopTicked()
             if state.isDraining { break }
             if claimedFull && state.freeSlots > 0 { continue }
-            await state.wakeup.wait(timeout: failures > 0 ? backoff(failures) : jittered(configuration.pollInterval))
+            await state.wakeup.wait(
+                timeout: failures > 0
+                    ? Self.failureBackoff(failures, pollInterval: configuration.pollInterval)
+                    : jittered(configuration.pollInterval)
+            )
         }
     }
 
@@ -119,8 +123,13 @@ final class WorkerService: Service {
         interval * Double.random(in: 0.8...1.2)
     }
 
-    private func backoff(_ failures: Int) -> Duration {
-        let seconds = min(30.0, 0.5 * Double(1 << min(failures, 10)))
+    /// Backoff after `failures` failed claims in a row, jittered. It stays below the watchdog's claim-loop
+    /// tolerance (``SystemdService/claimLoopTolerance(pollInterval:)``): a loop that waits for the database is not
+    /// wedged, and the database's own tolerance (`WORKER_DB_TOLERANCE_SECONDS`) decides when an outage should stop
+    /// the watchdog.
+    static func failureBackoff(_ failures: Int, pollInterval: Duration) -> Duration {
+        let longest = max(5.0, Double(pollInterval.milliseconds) / 1000)
+        let seconds = min(longest, 0.5 * Double(1 << min(max(failures, 1), 10)))
         return .milliseconds(Int64(seconds * 1000 * Double.random(in: 0.8...1.2)))
     }
 
@@ -138,6 +147,7 @@ final class WorkerService: Service {
         guard let handler = handlers.handler(for: task.record.kind) else {
             let message = "unknown task kind '\(task.record.kind)': this worker runs \(handlers.kinds.joined(separator: ", "))"
             taskLogger.error("unknown task kind")
+            state.beginFinishing(taskID: lease.taskID)
             _ = await write(lease, logger: taskLogger) {
                 try await self.queue.fail(lease, message: message, permanent: true, retry: self.retryPolicy)
             }
@@ -152,6 +162,7 @@ final class WorkerService: Service {
         } onCancel: {
             work.cancel()
         }
+        state.beginFinishing(taskID: lease.taskID)
         let succeeded = await settle(task, result: result, control: control, logger: taskLogger)
         state.finish(taskID: lease.taskID, succeeded: succeeded)
     }

@@ -8,6 +8,8 @@ public final class WorkerState: Sendable {
         let kind: String
         let control: TaskControl
         var cancelWork: (@Sendable () -> Void)?
+        /// The work is over and its outcome is being written: the completion itself ends the lease.
+        var finishing = false
     }
 
     /// Runtime settings that a reload may change.
@@ -74,6 +76,11 @@ public final class WorkerState: Sendable {
         if cancelNow { cancelWork() }
     }
 
+    /// The attempt's work is over; its outcome is about to be written.
+    func beginFinishing(taskID: Int64) {
+        inner.withLock { $0.running[taskID]?.finishing = true }
+    }
+
     func finish(taskID: Int64, succeeded: Bool?) {
         inner.withLock { state in
             state.running[taskID] = nil
@@ -92,13 +99,19 @@ public final class WorkerState: Sendable {
     }
 
     /// The heartbeat found the lease lost (or expired locally): flag it and cancel the attempt's work.
-    func leaseLost(taskID: Int64) {
-        let cancel = inner.withLock { state -> (@Sendable () -> Void)? in
-            guard let running = state.running[taskID] else { return nil }
+    ///
+    /// - Returns: whether the attempt was still at work. One that is writing its outcome, or has written it, since
+    ///   the heartbeat took its snapshot of held leases ended its lease itself: nothing was lost (and when the
+    ///   lease really was lost, the fenced write says so).
+    @discardableResult
+    func leaseLost(taskID: Int64) -> Bool {
+        let (running, cancel) = inner.withLock { state -> (Bool, (@Sendable () -> Void)?) in
+            guard let running = state.running[taskID], !running.finishing else { return (false, nil) }
             running.control.markLeaseLost()
-            return running.cancelWork
+            return (true, running.cancelWork)
         }
         cancel?()
+        return running
     }
 
     func cancelRequested(taskID: Int64) {

@@ -17,11 +17,14 @@ struct QueueWorker: AsyncParsableCommand {
         abstract: "Claim and run AgentQueue tasks from PostgreSQL until stopped.",
         discussion: """
             Configuration comes from the environment (DATABASE_URL, WORKER_QUEUES, WORKER_CONCURRENCY, … — see \
-            systemd/queue-worker.env.example), overridden by the --config file, which is read again on SIGHUP.
+            systemd/queue-worker.env.example and systemd/queue-worker.conf.example), overridden by the --config \
+            file, which is read again on SIGHUP. --config=-FILE (a leading "-", as in systemd's EnvironmentFile=) \
+            skips the file when it does not exist.
 
             Signals: SIGTERM/SIGINT drain (running tasks finish within WORKER_SHUTDOWN_GRACE_SECONDS, the rest are \
-            handed back without spending an attempt); a second SIGTERM hands them back at once. SIGHUP reloads the \
-            log level, concurrency and queues.
+            handed back without spending an attempt); a second SIGTERM hands them back at once. SIGHUP reads the \
+            settings again and applies LOG_LEVEL, WORKER_CONCURRENCY and WORKER_QUEUES; other changed settings are \
+            logged as needing a restart.
 
             Exit status: 0 after a clean stop, 78 for an invalid configuration, 1 for other failures.
             """
@@ -30,7 +33,13 @@ struct QueueWorker: AsyncParsableCommand {
     @Option(help: "The instance name, part of the worker's identity (systemd's %i).")
     var instance: String?
 
-    @Option(help: ArgumentHelp("A KEY=value settings file; its settings override the environment.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "A KEY=value settings file whose settings override the environment, read again on SIGHUP. "
+                + "Write --config=-FILE to skip a missing file.",
+            valueName: "file"
+        )
+    )
     var config: String?
 
     @Option(help: "Log format: auto (journal when stderr is the journal, else logfmt), journal, logfmt or json.")
@@ -71,12 +80,30 @@ struct QueueWorker: AsyncParsableCommand {
             metadataProvider: nil
         )
         let logger = Logger(label: "queue-worker")
+        if case .missing(let path) = configuration.settingsFile {
+            logger.notice("settings file not found; using the environment", metadata: ["path": "\(path)"])
+        }
+        // What a reload cannot apply keeps the value the worker started with: name every such change, each time.
+        let reload: @Sendable () throws -> WorkerConfiguration = {
+            let next = try load()
+            let needRestart = next.settingsNeedingRestart(comparedWith: configuration)
+            if !needRestart.isEmpty {
+                logger.notice(
+                    "changed settings take effect only after a restart",
+                    metadata: ["settings": "\(needRestart.joined(separator: ","))"]
+                )
+            }
+            if case .missing(let path) = next.settingsFile {
+                logger.notice("settings file not found; using the environment", metadata: ["path": "\(path)"])
+            }
+            return next
+        }
         do {
             try await WorkerDaemon.run(
                 configuration: configuration,
-                reloadConfiguration: load,
+                reloadConfiguration: reload,
                 logLevel: logLevel,
-                handlers: WorkerDaemon.standardHandlers(configuration: configuration, logger: logger),
+                handlers: { pool in try WorkerDaemon.standardHandlers(configuration: configuration, pool: pool, logger: logger) },
                 logger: logger
             )
         } catch {

@@ -24,6 +24,15 @@ struct MigratorTests {
         }
     }
 
+    @Test("a database without schema_migrations is at version 0 (not an error)")
+    func versionOfAnEmptyDatabase() async throws {
+        try await TestDatabase.withSchema { schema in
+            let connection = try await schema.connect()
+            defer { Task { await connection.close() } }
+            #expect(try await Migrator.currentVersion(on: connection) == 0)
+        }
+    }
+
     @Test("migrators racing on several connections apply each file once")
     func concurrentConnections() async throws {
         try await TestDatabase.withSchema { schema in

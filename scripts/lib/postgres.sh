@@ -39,7 +39,9 @@ pg_start() {
     else
         PG_PORT=$(pg_free_port "${PG_PORT_HINT:-54329}")
         local options="-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c max_connections=200"
-        [ "$mode" = fast ] && options="$options -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        # Tests run many suites at once, each with pools and worker processes of its own.
+        [ "$mode" = fast ] && options="$options -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=600"
+        echo "$options" | pg_as_owner tee "$PG_DIR/options" >/dev/null
         pg_as_owner "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 -o "$options" start >/dev/null ||
             { tail -n 20 "$PG_DIR/server.log" >&2; die "PostgreSQL did not start (log: $PG_DIR/server.log)"; }
         echo "$PG_PORT" | pg_as_owner tee "$PG_DIR/port" >/dev/null
@@ -54,6 +56,14 @@ pg_stop() {
     bin=$(pg_bindir)
     [ -f "$dir/data/PG_VERSION" ] || return 0
     pg_as_owner "$bin/pg_ctl" -D "$dir/data" -m "$mode" -w -t 60 stop >/dev/null 2>&1 || true
+}
+
+# pg_restart DIR MODE: stop the server in DIR (fast or immediate) and start it again with the same options.
+pg_restart() {
+    local dir=$1 mode=$2 bin
+    bin=$(pg_bindir)
+    pg_as_owner "$bin/pg_ctl" -D "$dir/data" -m "$mode" -w -t 60 stop >/dev/null
+    pg_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$(cat "$dir/options")" start >/dev/null
 }
 
 # pg_throwaway: start a server in a new temporary directory, stopped and removed when the shell exits.

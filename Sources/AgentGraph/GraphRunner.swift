@@ -1,0 +1,209 @@
+public import Logging
+public import PostgresClient
+public import TaskQueue
+
+/// A node's checkpoint as stored.
+public struct Checkpoint: Sendable {
+    /// The node.
+    public let node: String
+    /// The schema version of the output.
+    public let version: Int
+    /// The node's output.
+    public let output: PostgresJSON
+    /// The attempt that wrote it.
+    public let attempt: Int
+    /// The worker that wrote it.
+    public let worker: String
+    /// How long the node ran.
+    public let duration: Duration
+}
+
+/// What writing a checkpoint did.
+public enum CheckpointWrite: String, Sendable {
+    /// Stored.
+    case written
+    /// The node already had a checkpoint (the first one stays).
+    case exists
+    /// The lease is no longer held: nothing was written.
+    case leaseLost = "lease_lost"
+}
+
+/// Where checkpoints live: one row per (task, node), written insert-if-absent under the lease fence.
+public struct CheckpointStore: Sendable {
+    let pool: PostgresConnectionPool
+
+    /// A store over a pool.
+    public init(pool: PostgresConnectionPool) {
+        self.pool = pool
+    }
+
+    /// The checkpoints of a task.
+    public func load(taskID: Int64) async throws -> [String: Checkpoint] {
+        let rows = try await pool.query(
+            """
+            SELECT node, (output->>'version')::integer AS version, output->'output' AS data, attempt, worker, duration_ms
+            FROM task_checkpoints WHERE task_id = \(taskID)
+            """
+        )
+        var checkpoints: [String: Checkpoint] = [:]
+        for row in rows {
+            let node = try row.decode(String.self, "node")
+            checkpoints[node] = Checkpoint(
+                node: node,
+                version: try row.decode(Int?.self, "version") ?? 0,
+                output: try row.decode(PostgresJSON?.self, "data") ?? PostgresJSON(text: "null"),
+                attempt: try row.decode(Int.self, "attempt"),
+                worker: try row.decode(String.self, "worker"),
+                duration: .milliseconds(Int64(try row.decode(Double.self, "duration_ms").rounded()))
+            )
+        }
+        return checkpoints
+    }
+
+    /// Writes a node's output if the lease is still held and the node has no checkpoint yet. No transaction stays
+    /// open: it is one statement.
+    public func write(lease: Lease, node: String, version: Int, output: PostgresJSON, duration: Duration) async throws
+        -> CheckpointWrite
+    {
+        let document = PostgresJSON(text: "{\"version\":\(version),\"output\":\(output.text)}")
+        let milliseconds = duration.inMilliseconds
+        let rows = try await pool.query(
+            PostgresQuery(
+                """
+                SELECT write_checkpoint(\(lease.taskID), \(lease.token)::uuid, \(node), \(document)::jsonb,
+                    \(milliseconds)::double precision) AS outcome
+                """
+            ).preparedStatement()
+        )
+        guard let text = try rows.single?.decode(String.self, "outcome"), let outcome = CheckpointWrite(rawValue: text)
+        else {
+            throw PostgresError.unexpectedResult("write_checkpoint returned no outcome")
+        }
+        return outcome
+    }
+}
+
+/// What a graph run did.
+public struct GraphRunReport: Sendable {
+    /// Every node's output (loaded or computed).
+    public let outputs: [String: PostgresJSON]
+    /// The nodes that ran in this attempt, with their durations.
+    public let executed: [String: Duration]
+    /// The nodes whose outputs came from checkpoints of an earlier attempt, with their recorded durations.
+    public let resumed: [String: Duration]
+
+    /// The output of a node, decoded.
+    public func output<T: Decodable>(of node: String, as type: T.Type = T.self) throws -> T {
+        try NodeInputs(outputs: outputs).output(of: node, as: T.self)
+    }
+}
+
+/// Runs a graph for one claimed task: loads its checkpoints, runs only the nodes that have none (in parallel as
+/// soon as their dependencies finished), and checkpoints each node right after it finishes.
+///
+/// Between nodes it checks the task's control: a lost lease or a requested cancellation stops the run at the next
+/// node boundary (``TaskInterruption``). No transaction is open while a node runs.
+public struct GraphRunner: Sendable {
+    /// Where checkpoints live; `nil` runs without checkpoints (and without resume).
+    public let store: CheckpointStore?
+    let logger: Logger
+
+    /// Creates a runner.
+    public init(store: CheckpointStore?, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    /// Runs the graph for a task.
+    public func run(_ graph: AgentGraphDefinition, task: ClaimedTask, context: TaskContext) async throws -> GraphRunReport {
+        let lease = task.lease
+        var done: [String: PostgresJSON] = [:]
+        var resumed: [String: Duration] = [:]
+        if let store {
+            let checkpoints = try await store.load(taskID: lease.taskID)
+            for node in graph.nodes where node.checkpointed {
+                guard let checkpoint = checkpoints[node.name] else { continue }
+                if checkpoint.version == node.outputVersion {
+                    done[node.name] = checkpoint.output
+                    resumed[node.name] = checkpoint.duration
+                } else {
+                    context.logger.notice(
+                        "ignoring a checkpoint of another version",
+                        metadata: ["node": "\(node.name)", "version": "\(checkpoint.version)"]
+                    )
+                }
+            }
+            if !resumed.isEmpty {
+                context.logger.info(
+                    "resuming from checkpoints",
+                    metadata: ["nodes": "\(resumed.keys.sorted().joined(separator: ","))"]
+                )
+            }
+        }
+        let byName = Dictionary(uniqueKeysWithValues: graph.nodes.map { ($0.name, $0) })
+        var executed: [String: Duration] = [:]
+        var running: Set<String> = []
+        let clock = ContinuousClock()
+
+        try await withThrowingTaskGroup(of: (String, PostgresJSON, Duration).self) { group in
+            func startReadyNodes() throws {
+                for node in graph.nodes
+                where done[node.name] == nil && !running.contains(node.name)
+                    && node.dependencies.allSatisfy({ done[$0] != nil })
+                {
+                    // A node boundary: stop here when the lease is gone or cancellation was requested.
+                    try context.checkBoundary()
+                    running.insert(node.name)
+                    let inputs = NodeInputs(outputs: done, durations: resumed.merging(executed) { $1 })
+                    context.logger.debug("node started", metadata: ["node": "\(node.name)"])
+                    group.addTask {
+                        let start = clock.now
+                        let output = try await withTimeout(node.timeout, node: node.name) { try await node.body(inputs) }
+                        return (node.name, output, clock.now - start)
+                    }
+                }
+            }
+            try startReadyNodes()
+            while let (name, output, duration) = try await group.next() {
+                running.remove(name)
+                let node = byName[name]!
+                if node.checkpointed, let store {
+                    let outcome = try await store.write(
+                        lease: lease, node: name, version: node.outputVersion, output: output, duration: duration
+                    )
+                    if outcome == .leaseLost {
+                        context.control.markLeaseLost()
+                        throw TaskInterruption.leaseLost
+                    }
+                }
+                done[name] = output
+                executed[name] = duration
+                context.logger.debug(
+                    "node finished", metadata: ["node": "\(name)", "duration_ms": "\(Int(duration.inMilliseconds))"]
+                )
+                try startReadyNodes()
+            }
+        }
+        return GraphRunReport(outputs: done, executed: executed, resumed: resumed)
+    }
+}
+
+/// Runs `body`, failing with a timeout error when it takes longer than `limit` (it is cancelled then).
+func withTimeout<T: Sendable>(
+    _ limit: Duration?,
+    node: String,
+    _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    guard let limit else { return try await body() }
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else { throw GraphError.timeout(node, limit) }
+        return value
+    }
+}
+

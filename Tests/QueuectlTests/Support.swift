@@ -1,0 +1,190 @@
+import Foundation
+import PostgresClient
+import TaskQueue
+import TestSupport
+import Testing
+
+/// Runs the real `queuectl` binary against a fixture's schema.
+struct CLI {
+    let fixture: QueueFixture
+
+    /// Runs `queuectl` with `DATABASE_URL` pinned to the fixture's schema.
+    func run(
+        _ arguments: [String],
+        input: String? = nil,
+        environment: [String: String] = [:],
+        timeout: Duration = .seconds(120)
+    ) async throws -> ProcessOutput {
+        var env = ["DATABASE_URL": try fixture.url, "COLUMNS": "200", "LOG_LEVEL": "warning"]
+        for (key, value) in environment { env[key] = value }
+        return try await runQueuectl(arguments, environment: env, input: input, timeout: timeout)
+    }
+
+    /// Runs `queuectl` and decodes its standard output as JSON, expecting exit status 0.
+    func json<T: Decodable>(_ type: T.Type, _ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation)
+        async throws -> T
+    {
+        let output = try await run(arguments + ["--json"])
+        #expect(output.status == 0, "\(arguments): \(output.standardError)", sourceLocation: sourceLocation)
+        return try decodeJSON(T.self, output.standardOutput)
+    }
+
+    /// The number of rows a query counts.
+    func count(_ query: PostgresQuery) async throws -> Int {
+        try await fixture.scalar(Int.self, query)
+    }
+
+    /// How many tasks the schema holds.
+    func taskCount() async throws -> Int {
+        try await count("SELECT count(*) FROM tasks")
+    }
+}
+
+/// What a finished `queuectl` printed.
+struct ProcessOutput: Sendable {
+    /// The exit status (or 128 + signal).
+    let status: Int32
+    let standardOutput: String
+    let standardError: String
+}
+
+/// Runs the real `queuectl` binary to completion.
+///
+/// Unlike `TestProcesses.run`, pipes are read on dispatch threads, not on Swift's cooperative pool: tests that run
+/// `queuectl enqueue --wait` while completing the task themselves must not starve the pool (it has as many threads
+/// as cores, two here) with blocking reads.
+func runQueuectl(
+    _ arguments: [String],
+    environment: [String: String] = [:],
+    input: String? = nil,
+    timeout: Duration = .seconds(120)
+) async throws -> ProcessOutput {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: TestProcesses.executable("queuectl"))
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (key, value) in environment { env[key] = value }
+    process.environment = env
+    let stdout = Pipe()
+    let stderr = Pipe()
+    let stdin = Pipe()
+    process.standardOutput = stdout
+    process.standardError = stderr
+    process.standardInput = stdin
+    try process.run()
+    let writer = stdin.fileHandleForWriting
+    DispatchQueue.global().async {
+        if let input { try? writer.write(contentsOf: Data(input.utf8)) }
+        try? writer.close()
+    }
+    async let out = readToEnd(stdout.fileHandleForReading)
+    async let err = readToEnd(stderr.fileHandleForReading)
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning {
+        if ContinuousClock.now > deadline {
+            process.terminate()
+            throw TestDatabaseError("queuectl \(arguments.joined(separator: " ")) ran past \(timeout)")
+        }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    let status =
+        process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+    return ProcessOutput(
+        status: status,
+        standardOutput: String(decoding: await out, as: UTF8.self),
+        standardError: String(decoding: await err, as: UTF8.self)
+    )
+}
+
+/// Reads a pipe to its end on a dispatch thread.
+func readToEnd(_ handle: FileHandle) async -> Data {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(returning: handle.readDataToEndOfFile()) }
+    }
+}
+
+/// Decodes JSON text with ISO 8601 dates.
+func decodeJSON<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+    let decoder = JSONDecoder()
+    decoder.dateDecodingStrategy = .iso8601
+    return try decoder.decode(T.self, from: Data(text.utf8))
+}
+
+/// Checks the error conventions: a non-zero documented status, exactly one line on stderr starting with
+/// `queuectl: error:` and containing `fragment`, nothing on stdout.
+func expectError(
+    _ output: ProcessOutput,
+    status: Int32,
+    containing fragment: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    #expect(output.status == status, "stderr: \(output.standardError)", sourceLocation: sourceLocation)
+    let lines = output.standardError.split(separator: "\n")
+    #expect(lines.count == 1, "expected one line, got: \(output.standardError)", sourceLocation: sourceLocation)
+    #expect(
+        lines.first?.hasPrefix("queuectl: error: ") == true, "\(output.standardError)", sourceLocation: sourceLocation)
+    #expect(
+        output.standardError.contains(fragment), "expected '\(fragment)' in: \(output.standardError)",
+        sourceLocation: sourceLocation)
+}
+
+/// A temporary directory removed after `body`.
+func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async throws -> T {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("queuectl-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: url) }
+    return try await body(url)
+}
+
+/// Runs a command line under `script`, which gives it a pseudo-terminal, and returns everything the terminal showed.
+/// `keys` are typed after `delay`.
+func runOnTerminal(
+    _ commandLine: String,
+    environment: [String: String],
+    keys: String? = nil,
+    delay: Duration = .zero,
+    timeout: Duration = .seconds(60)
+) async throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+    process.arguments = ["-qefc", commandLine, "/dev/null"]
+    var env = ProcessInfo.processInfo.environment
+    for (key, value) in environment { env[key] = value }
+    process.environment = env
+    let stdout = Pipe()
+    let stdin = Pipe()
+    process.standardOutput = stdout
+    process.standardError = stdout
+    process.standardInput = stdin
+    try process.run()
+    async let output = readToEnd(stdout.fileHandleForReading)
+    if let keys {
+        try await Task.sleep(for: delay)
+        stdin.fileHandleForWriting.write(Data(keys.utf8))
+    }
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning {
+        if ContinuousClock.now > deadline {
+            process.terminate()
+            throw TestDatabaseError("\(commandLine) ran past \(timeout)")
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    try? stdin.fileHandleForWriting.close()
+    return (process.terminationStatus, String(decoding: await output, as: UTF8.self))
+}
+
+/// Shell quoting for `script -c`.
+func shellQuote(_ text: String) -> String {
+    "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}
+
+/// The continuous percentile PostgreSQL's `percentile_cont` computes: linear interpolation between the two
+/// nearest ranks.
+func percentileCont(_ values: [Double], _ fraction: Double) -> Double {
+    let sorted = values.sorted()
+    let position = fraction * Double(sorted.count - 1)
+    let lower = Int(position.rounded(.down))
+    let upper = Int(position.rounded(.up))
+    return sorted[lower] + (position - Double(lower)) * (sorted[upper] - sorted[lower])
+}

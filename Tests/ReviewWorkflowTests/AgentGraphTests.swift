@@ -1,0 +1,161 @@
+import AgentGraph
+import Foundation
+import Logging
+import PostgresClient
+import Synchronization
+import TaskQueue
+import Testing
+import TestSupport
+
+struct Count: Codable, Sendable, Equatable {
+    var value: Int
+}
+
+/// Counts how often each node ran.
+final class RunCounter: Sendable {
+    private let counts = Mutex<[String: Int]>([:])
+
+    func ran(_ node: String) {
+        counts.withLock { $0[node, default: 0] += 1 }
+    }
+
+    var snapshot: [String: Int] { counts.withLock { $0 } }
+}
+
+func context(_ fixture: QueueFixture, worker: String = "w", control: TaskControl = TaskControl()) -> TaskContext {
+    TaskContext(workerID: worker, queue: fixture.queue, logger: TestDatabase.logger, control: control)
+}
+
+/// a → (b, c in parallel) → d
+func diamond(_ counter: RunCounter, slow: Duration = .zero, failing: String? = nil) throws -> AgentGraphDefinition {
+    func node(_ name: String, _ dependencies: [String], _ value: Int) -> GraphNode {
+        GraphNode(name, dependsOn: dependencies, output: Count.self) { inputs in
+            counter.ran(name)
+            if name != "a" { try await Task.sleep(for: slow) }
+            if name == failing { throw TaskFailure.retryable("\(name) broke") }
+            let upstream = try dependencies.map { try inputs.output(of: $0, as: Count.self).value }.reduce(0, +)
+            return Count(value: upstream + value)
+        }
+    }
+    return try AgentGraphDefinition([node("a", [], 1), node("b", ["a"], 10), node("c", ["a"], 100), node("d", ["b", "c"], 1000)])
+}
+
+@Suite("agent graph")
+struct AgentGraphTests {
+    @Test("definitions with cycles, unknown dependencies, duplicates or bad names are refused")
+    func invalidDefinitions() {
+        func node(_ name: String, _ dependencies: [String] = []) -> GraphNode {
+            GraphNode(name, dependsOn: dependencies, output: Count.self) { _ in Count(value: 0) }
+        }
+        #expect(throws: GraphError.self) { try AgentGraphDefinition([node("a", ["b"]), node("b", ["a"])]) }
+        #expect(throws: GraphError.self) { try AgentGraphDefinition([node("a", ["missing"])]) }
+        #expect(throws: GraphError.self) { try AgentGraphDefinition([node("a"), node("a")]) }
+        #expect(throws: GraphError.self) { try AgentGraphDefinition([node("Bad-Name")]) }
+        #expect(throws: Never.self) { try AgentGraphDefinition([node("a"), node("b", ["a"])]) }
+    }
+
+    @Test("nodes fan out and in, each output is checkpointed, and a rerun loads instead of running")
+    func checkpointsAndResume() async throws {
+        try await QueueFixture.with { fixture in
+            let counter = RunCounter()
+            _ = try await fixture.queue.enqueue(task())
+            let claimed = try #require(try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60)).first)
+            let runner = GraphRunner(store: CheckpointStore(pool: fixture.pool), logger: TestDatabase.logger)
+            let report = try await runner.run(try diamond(counter), task: claimed, context: context(fixture))
+            #expect(try report.output(of: "d", as: Count.self) == Count(value: 1112))
+            #expect(Set(report.executed.keys) == ["a", "b", "c", "d"])
+            #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM task_checkpoints WHERE task_id = \(claimed.lease.taskID)") == 4)
+            // The same attempt again (as after a crash): everything comes from checkpoints.
+            let again = try await runner.run(try diamond(counter), task: claimed, context: context(fixture))
+            #expect(again.executed.isEmpty)
+            #expect(Set(again.resumed.keys) == ["a", "b", "c", "d"])
+            #expect(counter.snapshot == ["a": 1, "b": 1, "c": 1, "d": 1])
+            // Checkpoints hold versioned JSON.
+            let stored = try await fixture.scalar(PostgresJSON.self, "SELECT output FROM task_checkpoints WHERE node = 'd'")
+            #expect(stored.text.contains("\"version\": 1"))
+        }
+    }
+
+    @Test("without a checkpoint store the graph runs but writes nothing")
+    func withoutCheckpoints() async throws {
+        try await QueueFixture.with { fixture in
+            _ = try await fixture.queue.enqueue(task())
+            let claimed = try #require(try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60)).first)
+            let report = try await GraphRunner(store: nil, logger: TestDatabase.logger).run(try diamond(RunCounter()), task: claimed, context: context(fixture))
+            #expect(try report.output(of: "d", as: Count.self).value == 1112)
+            #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM task_checkpoints") == 0)
+        }
+    }
+
+    @Test("a lease lost in the middle of the graph: the stale worker writes nothing more for the task")
+    func leaseLostMidGraph() async throws {
+        try await QueueFixture.with { fixture in
+            let counter = RunCounter()
+            let id = try await fixture.queue.enqueue(task()).id
+            let stale = try #require(try await fixture.queue.claim(workerID: "stale", queues: ["default"], limit: 1, lease: .seconds(60)).first)
+            let runner = GraphRunner(store: CheckpointStore(pool: fixture.pool), logger: TestDatabase.logger)
+            let run = Task { try await runner.run(try diamond(counter, slow: .milliseconds(800)), task: stale, context: context(fixture)) }
+            let firstCheckpointed = try await eventually { try await fixture.scalar(Int.self, "SELECT count(*) FROM task_checkpoints") == 1 }
+            #expect(firstCheckpointed)
+            // Another worker takes the task over while b and c run.
+            try await fixture.pool.execute("UPDATE tasks SET lease_expires_at = now() - interval '1 second' WHERE id = \(id)")
+            #expect(try await fixture.queue.rescueExpired(retry: RetryPolicy(base: .milliseconds(1), maximum: .milliseconds(1))).count == 1)
+            try await Task.sleep(for: .milliseconds(10))
+            let fresh = try #require(try await fixture.queue.claim(workerID: "fresh", queues: ["default"], limit: 1, lease: .seconds(60)).first)
+            await #expect(throws: TaskInterruption.leaseLost) { try await run.value }
+            // Only a's checkpoint (written under the valid lease) exists; b, c and d wrote nothing.
+            let nodes = try await fixture.pool.query("SELECT node, worker FROM task_checkpoints ORDER BY node")
+            #expect(try nodes.map { try $0.decode(String.self, "node") } == ["a"])
+            #expect(counter.snapshot["d"] == nil)
+            // The new holder resumes from a's checkpoint.
+            let report = try await runner.run(try diamond(counter), task: fresh, context: context(fixture, worker: "fresh"))
+            #expect(Set(report.resumed.keys) == ["a"])
+            #expect(try report.output(of: "d", as: Count.self).value == 1112)
+        }
+    }
+
+    @Test("a requested cancellation stops the graph at the next node boundary")
+    func cancellationAtBoundary() async throws {
+        try await QueueFixture.with { fixture in
+            let counter = RunCounter()
+            _ = try await fixture.queue.enqueue(task())
+            let claimed = try #require(try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60)).first)
+            let control = TaskControl()
+            let runner = GraphRunner(store: CheckpointStore(pool: fixture.pool), logger: TestDatabase.logger)
+            let run = Task { try await runner.run(try diamond(counter, slow: .milliseconds(500)), task: claimed, context: context(fixture, control: control)) }
+            // Cancel while b and c run.
+            let running = await eventually(timeout: .seconds(20), every: .milliseconds(5)) {
+                counter.snapshot["b"] == 1 && counter.snapshot["c"] == 1
+            }
+            #expect(running)
+            control.markCancelRequested()
+            await #expect(throws: TaskInterruption.cancelRequested) { try await run.value }
+            // b and c finished (they were running); d never started.
+            #expect(counter.snapshot == ["a": 1, "b": 1, "c": 1])
+            #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM task_checkpoints") == 3)
+        }
+    }
+
+    @Test("a node that throws fails the run with its error; a node over its timeout fails with a timeout")
+    func failuresAndTimeouts() async throws {
+        try await QueueFixture.with { fixture in
+            _ = try await fixture.queue.enqueue(task())
+            let claimed = try #require(try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60)).first)
+            let runner = GraphRunner(store: CheckpointStore(pool: fixture.pool), logger: TestDatabase.logger)
+            await #expect(throws: TaskFailure.self) {
+                try await runner.run(try diamond(RunCounter(), failing: "c"), task: claimed, context: context(fixture))
+            }
+            let slow = try AgentGraphDefinition([
+                GraphNode("slow", timeout: .milliseconds(100), output: Count.self) { _ in
+                    try await Task.sleep(for: .seconds(30))
+                    return Count(value: 0)
+                }
+            ])
+            let clock = ContinuousClock()
+            let start = clock.now
+            let error = await #expect(throws: GraphError.self) { try await runner.run(slow, task: claimed, context: context(fixture)) }
+            #expect(error?.description.contains("did not finish within") == true)
+            #expect(clock.now - start < .seconds(5))
+        }
+    }
+}
