@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # AgentQueue's main command: builds it, starts (or reuses) a local PostgreSQL when DATABASE_URL is not set,
-# applies the schema, runs two workers, enqueues work, prints what happened, and stops the workers cleanly.
+# applies the schema, runs two workers, enqueues reviews of three sample diffs, prints their verdicts, and stops
+# the workers cleanly.
 #
 #   scripts/demo.sh           run the demo
 #   scripts/demo.sh --stop    stop the local PostgreSQL the demo started
@@ -47,23 +48,23 @@ for instance in demo-1 demo-2; do
 done
 log "started two workers (logs: /tmp/aq-demo-demo-1.log, /tmp/aq-demo-demo-2.log)"
 
-run_id=$(date +%s)
-psql "$DATABASE_URL" -qAt -v ON_ERROR_STOP=1 -c \
-    "SELECT count(*) || ' tasks enqueued' FROM enqueue_tasks((SELECT jsonb_agg(jsonb_build_object(
-        'kind', 'noop', 'payload', jsonb_build_object('sleep_ms', 20, 'demo', $run_id)))
-     FROM generate_series(1, 200)))"
-
-for _ in $(seq 1 300); do
-    left=$(psql "$DATABASE_URL" -qAt -c \
-        "SELECT count(*) FROM tasks WHERE payload->>'demo' = '$run_id' AND state IN ('pending', 'running')")
-    [ "$left" = 0 ] && break
-    sleep 0.2
+# Three sample pull requests (scripts/demo/*.diff), reviewed by the two workers; --wait prints each verdict.
+log "enqueueing three reviews and waiting for their verdicts"
+number=0
+for diff in "$AQ_ROOT"/scripts/demo/*.diff; do
+    number=$((number + 1))
+    name=$(basename "$diff" .diff)
+    echo
+    echo "=== demo/app#$number: $name"
+    set +e
+    "$BIN/queuectl" enqueue review --diff "$diff" --repo demo/app --pr "$number" --title "$name" \
+        --author demo --force --wait --timeout 2m
+    status=$?
+    set -e
+    case $status in 0|5|6) ;; *) die "the review of $name did not finish (exit status $status)";; esac
 done
-psql "$DATABASE_URL" -q -c \
-    "SELECT state, count(*) AS tasks, count(DISTINCT lease_owner) AS workers
-     FROM tasks WHERE payload->>'demo' = '$run_id' GROUP BY state ORDER BY state"
+echo
+"$BIN/queuectl" verdicts --repo demo/app
 cleanup
 workers=()
-psql "$DATABASE_URL" -q -c "SELECT instance, state, tasks_done, tasks_failed FROM workers
-                             WHERE instance LIKE 'demo-%' ORDER BY started_at DESC LIMIT 2"
 log "done: both workers drained and stopped"

@@ -334,7 +334,8 @@ public final class PostgresConnection: @unchecked Sendable {
                     PostgresNotification(
                         channel: String(cString: notification.pointee.relname),
                         payload: String(cString: notification.pointee.extra),
-                        backendPID: notification.pointee.be_pid
+                        backendPID: notification.pointee.be_pid,
+                        receivedAt: .now
                     )
                 )
                 PQfreemem(notification)

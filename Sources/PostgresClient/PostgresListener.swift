@@ -13,6 +13,8 @@ public struct PostgresNotification: Sendable, Hashable {
     public let payload: String
     /// The server process that sent it.
     public let backendPID: Int32
+    /// When the listener's thread read it off the socket.
+    public let receivedAt: ContinuousClock.Instant
 }
 
 /// Listens on channels over a dedicated connection and delivers notifications as an `AsyncSequence`.
