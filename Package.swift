@@ -39,6 +39,10 @@ let package = Package(
 
         // MARK: Libraries
         .target(
+            name: "Digests",
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "PostgresClient",
             dependencies: [
                 "CLibPQ",
@@ -50,6 +54,7 @@ let package = Package(
             name: "TaskQueue",
             dependencies: [
                 "PostgresClient",
+                "Digests",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings,
@@ -58,6 +63,7 @@ let package = Package(
         .target(
             name: "ReviewAgents",
             dependencies: [
+                "Digests",
                 .product(name: "Yams", package: "Yams")
             ],
             swiftSettings: strictSettings
@@ -207,6 +213,7 @@ let package = Package(
             dependencies: [
                 "ModelAgents",
                 "ReviewAgents",
+                "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["fake_llm.py"],
@@ -214,7 +221,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ReviewAgentsTests",
-            dependencies: ["ReviewAgents"],
+            dependencies: ["ReviewAgents", "Digests"],
             // The SARIF schema and sample diffs are read by scripts/check-sarif.sh, not by the Swift tests.
             exclude: ["Fixtures"],
             swiftSettings: strictSettings

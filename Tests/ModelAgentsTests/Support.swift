@@ -4,6 +4,7 @@ import ModelAgents
 import ReviewAgents
 import Synchronization
 import Testing
+import TestSupport
 
 /// One scripted answer of fake_llm.py (see the script's docstring).
 struct ScriptedResponse: Encodable {
@@ -81,22 +82,12 @@ func withFakeModel<T>(
     try JSONEncoder().encode(FakeModelScript(responses: responses)).write(
         to: URL(fileURLWithPath: directory + "/script.json"))
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("fake_llm.py").path
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", script, directory + "/script.json", directory + "/requests.jsonl"]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    defer { kill(process.processIdentifier, SIGKILL) }
-    var port = ""
-    while let byte = try output.fileHandleForReading.read(upToCount: 1), let character = byte.first, character != 10 {
-        port.append(Character(UnicodeScalar(character)))
+    return try await withPythonServer(
+        script: script, arguments: [directory + "/script.json", directory + "/requests.jsonl"]
+    ) { port in
+        guard let url = URL(string: "http://127.0.0.1:\(port)/v1") else { throw TestFailure("bad port \(port)") }
+        return try await body(FakeModelServer(baseURL: url, logPath: directory + "/requests.jsonl"))
     }
-    guard !port.isEmpty, let url = URL(string: "http://127.0.0.1:\(port)/v1") else {
-        throw TestFailure("fake_llm.py did not start")
-    }
-    return try await body(FakeModelServer(baseURL: url, logPath: directory + "/requests.jsonl"))
 }
 
 struct TestFailure: Error, CustomStringConvertible {

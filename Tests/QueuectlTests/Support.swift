@@ -49,58 +49,16 @@ struct ProcessOutput: Sendable {
 }
 
 /// Runs the real `queuectl` binary to completion.
-///
-/// Unlike `TestProcesses.run`, pipes are read on dispatch threads, not on Swift's cooperative pool: tests that run
-/// `queuectl enqueue --wait` while completing the task themselves must not starve the pool (it has as many threads
-/// as cores, two here) with blocking reads.
 func runQueuectl(
     _ arguments: [String],
     environment: [String: String] = [:],
     input: String? = nil,
     timeout: Duration = .seconds(120)
 ) async throws -> ProcessOutput {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: TestProcesses.executable("queuectl"))
-    process.arguments = arguments
-    var env = ProcessInfo.processInfo.environment
-    for (key, value) in environment { env[key] = value }
-    process.environment = env
-    let stdout = Pipe()
-    let stderr = Pipe()
-    let stdin = Pipe()
-    process.standardOutput = stdout
-    process.standardError = stderr
-    process.standardInput = stdin
-    try process.run()
-    let writer = stdin.fileHandleForWriting
-    DispatchQueue.global().async {
-        if let input { try? writer.write(contentsOf: Data(input.utf8)) }
-        try? writer.close()
-    }
-    async let out = readToEnd(stdout.fileHandleForReading)
-    async let err = readToEnd(stderr.fileHandleForReading)
-    let deadline = ContinuousClock.now + timeout
-    while process.isRunning {
-        if ContinuousClock.now > deadline {
-            process.terminate()
-            throw TestDatabaseError("queuectl \(arguments.joined(separator: " ")) ran past \(timeout)")
-        }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    let status =
-        process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-    return ProcessOutput(
-        status: status,
-        standardOutput: String(decoding: await out, as: UTF8.self),
-        standardError: String(decoding: await err, as: UTF8.self)
+    let output = try await TestProcesses.run(
+        "queuectl", arguments, environment: environment, input: input, timeout: timeout
     )
-}
-
-/// Reads a pipe to its end on a dispatch thread.
-func readToEnd(_ handle: FileHandle) async -> Data {
-    await withCheckedContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(returning: handle.readDataToEndOfFile()) }
-    }
+    return ProcessOutput(status: output.status, standardOutput: output.standardOutput, standardError: output.standardError)
 }
 
 /// Decodes JSON text with ISO 8601 dates.
@@ -157,7 +115,7 @@ func runOnTerminal(
     process.standardError = stdout
     process.standardInput = stdin
     try process.run()
-    async let output = readToEnd(stdout.fileHandleForReading)
+    async let output = TestProcesses.readToEnd(stdout.fileHandleForReading)
     if let keys {
         try await Task.sleep(for: delay)
         stdin.fileHandleForWriting.write(Data(keys.utf8))

@@ -15,19 +15,9 @@ func withFakeModel(_ body: (String, String) async throws -> Void) async throws {
         .write(toFile: directory + "/script.json", atomically: true, encoding: .utf8)
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("ModelAgentsTests/fake_llm.py").path
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", script, directory + "/script.json", directory + "/requests.jsonl"]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    defer { kill(process.processIdentifier, SIGKILL) }
-    var port = ""
-    while let byte = try output.fileHandleForReading.read(upToCount: 1), let character = byte.first, character != 10 {
-        port.append(Character(UnicodeScalar(character)))
+    try await withPythonServer(script: script, arguments: [directory + "/script.json", directory + "/requests.jsonl"]) { port in
+        try await body("http://127.0.0.1:\(port)/v1", directory + "/requests.jsonl")
     }
-    try await body("http://127.0.0.1:\(port)/v1", directory + "/requests.jsonl")
 }
 
 @Suite("review workflow with a model", .serialized)

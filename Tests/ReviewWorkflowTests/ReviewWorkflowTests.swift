@@ -30,20 +30,7 @@ func reviewTask(_ request: ReviewRequest, maxAttempts: Int = 3) throws -> NewTas
 }
 
 func reviewWorkerEnvironment(_ fixture: QueueFixture, _ extra: [String: String] = [:]) throws -> [String: String] {
-    var environment = [
-        "DATABASE_URL": try fixture.url,
-        "WORKER_CONCURRENCY": "4",
-        "WORKER_LEASE_SECONDS": "2",
-        "WORKER_HEARTBEAT_SECONDS": "0.5",
-        "WORKER_POLL_INTERVAL_MS": "200",
-        "WORKER_RESCUE_INTERVAL_SECONDS": "0.2",
-        "WORKER_RETRY_BASE_SECONDS": "0.05",
-        "WORKER_RETRY_MAX_SECONDS": "0.2",
-        "LOG_LEVEL": "debug",
-        "LOG_FORMAT": "logfmt",
-    ]
-    for (key, value) in extra { environment[key] = value }
-    return environment
+    try fixture.workerEnvironment(["LOG_LEVEL": "debug"].merging(extra) { $1 })
 }
 
 @Suite("review workflow", .serialized)
@@ -260,18 +247,7 @@ func withFakeGitHub(_ body: (String, String) async throws -> Void) async throws 
     defer { try? FileManager.default.removeItem(atPath: directory) }
     try sampleDiff.write(toFile: directory + "/pr.diff", atomically: true, encoding: .utf8)
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("fake_github.py").path
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", script, directory + "/pr.diff", directory + "/authorization.log"]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    // SIGKILL: the server must be gone even if this process ignores SIGTERM (children inherit that).
-    defer { kill(process.processIdentifier, SIGKILL) }
-    var port = ""
-    while let byte = try output.fileHandleForReading.read(upToCount: 1), let character = byte.first, character != 10 {
-        port.append(Character(UnicodeScalar(character)))
+    try await withPythonServer(script: script, arguments: [directory + "/pr.diff", directory + "/authorization.log"]) { port in
+        try await body("http://127.0.0.1:\(port)", directory + "/authorization.log")
     }
-    try await body("http://127.0.0.1:\(port)", directory + "/authorization.log")
 }

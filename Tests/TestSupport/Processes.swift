@@ -54,8 +54,11 @@ public enum TestProcesses {
         process.standardError = stderr
         process.standardInput = stdin
         try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try? stdin.fileHandleForWriting.close()
+        let writer = stdin.fileHandleForWriting
+        DispatchQueue.global().async {
+            if let input { try? writer.write(contentsOf: Data(input.utf8)) }
+            try? writer.close()
+        }
         // Blocking reads run on dispatch threads: Swift's cooperative pool has as few threads as cores.
         async let out = readToEnd(stdout.fileHandleForReading)
         async let err = readToEnd(stderr.fileHandleForReading)
@@ -75,7 +78,8 @@ public enum TestProcesses {
         )
     }
 
-    private static func readToEnd(_ handle: FileHandle) async -> Data {
+    /// Reads a pipe to its end on a dispatch thread (never on the cooperative pool).
+    public static func readToEnd(_ handle: FileHandle) async -> Data {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(returning: handle.readDataToEndOfFile()) }
         }
@@ -165,4 +169,38 @@ public func eventually(
         try? await Task.sleep(for: interval)
     }
     return try await condition()
+}
+
+/// A Python stand-in for an HTTP API (the fake GitHub and chat-completions servers of the tests).
+///
+/// The script prints the port it listens on as its first line. The server is killed with SIGKILL when `body`
+/// returns (its stderr goes to /dev/null), so a leftover can never hold `swift test` up: children inherit an
+/// ignored SIGTERM from the test process.
+public func withPythonServer<T>(
+    script: String,
+    arguments: [String],
+    _ body: (_ port: Int) async throws -> T
+) async throws -> T {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", script] + arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    defer { kill(process.processIdentifier, SIGKILL) }
+    let handle = output.fileHandleForReading
+    let line = await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
+        DispatchQueue.global().async {
+            var text = ""
+            while let byte = try? handle.read(upToCount: 1), let character = byte.first, character != 10 {
+                text.append(Character(UnicodeScalar(character)))
+            }
+            continuation.resume(returning: text)
+        }
+    }
+    guard let port = Int(line) else {
+        throw TestDatabaseError("\(URL(fileURLWithPath: script).lastPathComponent) did not start (printed '\(line)')")
+    }
+    return try await body(port)
 }

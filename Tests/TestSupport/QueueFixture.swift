@@ -39,6 +39,26 @@ public struct QueueFixture: Sendable {
         }
     }
 
+    /// The environment of a worker process on this schema, with short timings for tests (lease 2 s, heartbeat
+    /// 0.5 s, poll 200 ms, rescue every 0.2 s, fast retries), overridden by `extra`.
+    public func workerEnvironment(_ extra: [String: String] = [:]) throws -> [String: String] {
+        var environment = [
+            "DATABASE_URL": try url,
+            "WORKER_CONCURRENCY": "4",
+            "WORKER_LEASE_SECONDS": "2",
+            "WORKER_HEARTBEAT_SECONDS": "0.5",
+            "WORKER_POLL_INTERVAL_MS": "200",
+            "WORKER_RESCUE_INTERVAL_SECONDS": "0.2",
+            "WORKER_RETRY_BASE_SECONDS": "0.05",
+            "WORKER_RETRY_MAX_SECONDS": "0.2",
+            "WORKER_SHUTDOWN_GRACE_SECONDS": "5",
+            "LOG_LEVEL": "info",
+            "LOG_FORMAT": "logfmt",
+        ]
+        for (key, value) in extra { environment[key] = value }
+        return environment
+    }
+
     /// Runs a scalar query.
     public func scalar<T: PostgresDecodable>(_ type: T.Type, _ query: PostgresQuery) async throws -> T {
         guard let row = try await pool.query(query).single else { throw TestDatabaseError("no row for \(query.sql)") }

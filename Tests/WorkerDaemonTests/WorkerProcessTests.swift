@@ -4,23 +4,8 @@ import TaskQueue
 import Testing
 import TestSupport
 
-/// Environment for a worker process on a fixture's schema, with short timings for tests.
 func workerEnvironment(_ fixture: QueueFixture, _ extra: [String: String] = [:]) throws -> [String: String] {
-    var environment = [
-        "DATABASE_URL": try fixture.url,
-        "WORKER_CONCURRENCY": "4",
-        "WORKER_LEASE_SECONDS": "2",
-        "WORKER_HEARTBEAT_SECONDS": "0.5",
-        "WORKER_POLL_INTERVAL_MS": "200",
-        "WORKER_RESCUE_INTERVAL_SECONDS": "0.2",
-        "WORKER_RETRY_BASE_SECONDS": "0.05",
-        "WORKER_RETRY_MAX_SECONDS": "0.2",
-        "WORKER_SHUTDOWN_GRACE_SECONDS": "5",
-        "LOG_LEVEL": "info",
-        "LOG_FORMAT": "logfmt",
-    ]
-    for (key, value) in extra { environment[key] = value }
-    return environment
+    try fixture.workerEnvironment(extra)
 }
 
 @Suite("worker processes", .serialized)

@@ -1,3 +1,4 @@
+import Digests
 /// One problem an agent reports about a diff.
 ///
 /// Encoded as JSON with snake_case keys (`rule_id`); see docs/review.md for the schema.
@@ -105,7 +106,7 @@ public struct Finding: Sendable, Hashable, Codable {
         var input = Array("agentqueue/v1\u{0}\(ruleId)\u{0}\(path)\u{0}".utf8)
         input += normalised
         input += Array("\u{0}\(occurrence)".utf8)
-        return String(SHA256.hex(input).prefix(32))
+        return String(SHA256.hexDigest(input).prefix(32))
     }
 }
 
