@@ -153,7 +153,7 @@ struct EnqueueReviewCommand: AsyncParsableCommand {
             if let from {
                 let requests = try await readRequests(from)
                 try await database.withPool(logger: logger) { pool in
-                    let now = try await QueueQueries(pool: pool).now()
+                    let now = try await QueueInspector(pool: pool).now()
                     let runAfter = placement.runAfter?.resolve(now: now)
                     let tasks = try requests.map { line in
                         NumberedTask(line: line.number, task: try makeTask(line.request, runAfter: runAfter, dedupeKey: nil))
@@ -164,7 +164,7 @@ struct EnqueueReviewCommand: AsyncParsableCommand {
             }
             let request = try await buildRequest()
             try await database.withPool(logger: logger) { pool in
-                let queries = QueueQueries(pool: pool)
+                let queries = QueueInspector(pool: pool)
                 let runAfter = try await placement.runAfter.asyncMap { $0.resolve(now: try await queries.now()) }
                 let task = try makeTask(request, runAfter: runAfter, dedupeKey: dedupeKey)
                 let client = QueueClient(pool: pool, logger: logger)

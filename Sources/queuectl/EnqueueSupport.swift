@@ -237,7 +237,7 @@ func enqueueOne(_ task: NewTask, client: QueueClient, json: Bool, quietID: Bool 
 /// dead or cancelled, 3 when it disappeared, 4 on timeout.
 func waitForTask(
     _ enqueued: EnqueueResult,
-    queries: QueueQueries,
+    queries: QueueInspector,
     timeout: Duration?,
     json: Bool
 ) async throws {

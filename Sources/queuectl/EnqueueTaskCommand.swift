@@ -107,7 +107,7 @@ struct EnqueueTaskCommand: AsyncParsableCommand {
             if let from {
                 let lines = try parseLines(from)
                 try await database.withPool(logger: logger) { pool in
-                    let now = try await QueueQueries(pool: pool).now()
+                    let now = try await QueueInspector(pool: pool).now()
                     let tasks = lines.map { line in
                         var task = line.task
                         task.runAfter = line.runAfter?.resolve(now: now) ?? task.runAfter
@@ -129,7 +129,7 @@ struct EnqueueTaskCommand: AsyncParsableCommand {
                 throw CLIFailure(error.description, exitCode: CLIExit.usage)
             }
             try await database.withPool(logger: logger) { pool in
-                let queries = QueueQueries(pool: pool)
+                let queries = QueueInspector(pool: pool)
                 if let runAfter = placement.runAfter { task.runAfter = runAfter.resolve(now: try await queries.now()) }
                 let client = QueueClient(pool: pool, logger: logger)
                 let result = try await enqueueOne(task, client: client, json: json, quietID: waiting.wait)

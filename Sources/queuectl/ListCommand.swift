@@ -60,7 +60,7 @@ struct ListCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             try await database.withPool(logger: makeCLILogger()) { pool in
-                let queries = QueueQueries(pool: pool)
+                let queries = QueueInspector(pool: pool)
                 let now = try await queries.now()
                 let tasks = try await queries.list(
                     states: states.map(\.rawValue), queue: queue, kind: kind, limit: limit, oldestFirst: oldestFirst

@@ -39,7 +39,7 @@ struct CancelCommand: AsyncParsableCommand {
             try await database.withPool(logger: makeCLILogger()) { pool in
                 let outcomes: [(id: Int64, before: String, outcome: String)]
                 do {
-                    outcomes = try await QueueQueries(pool: pool).cancel(ids: try uniqueTaskIDs(ids))
+                    outcomes = try await QueueInspector(pool: pool).cancel(ids: try uniqueTaskIDs(ids))
                 } catch let missing as MissingTasks {
                     throw CLIFailure(notFoundMessage(missing, action: "cancelled"), exitCode: CLIExit.notFound)
                 }
@@ -98,7 +98,7 @@ struct RetryCommand: AsyncParsableCommand {
             try await database.withPool(logger: makeCLILogger()) { pool in
                 let retried: [(id: Int64, before: String)]
                 do {
-                    retried = try await QueueQueries(pool: pool).retry(ids: try uniqueTaskIDs(ids))
+                    retried = try await QueueInspector(pool: pool).retry(ids: try uniqueTaskIDs(ids))
                 } catch let missing as MissingTasks {
                     throw CLIFailure(notFoundMessage(missing, action: "retried"), exitCode: CLIExit.notFound)
                 } catch let unsuitable as UnsuitableTasks {
@@ -202,7 +202,7 @@ struct PurgeCommand: AsyncParsableCommand {
             try await database.withPool(logger: logger) { pool in
                 let count: Int
                 if dryRun {
-                    count = try await QueueQueries(pool: pool).purgeCandidates(
+                    count = try await QueueInspector(pool: pool).purgeCandidates(
                         olderThan: olderThan, states: chosen.map(\.rawValue))
                 } else {
                     count = try await QueueClient(pool: pool, logger: logger).prune(

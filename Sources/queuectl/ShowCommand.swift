@@ -41,7 +41,7 @@ struct ShowCommand: AsyncParsableCommand {
         try await reportingErrors {
             let logger = makeCLILogger()
             try await database.withPool(logger: logger) { pool in
-                let queries = QueueQueries(pool: pool)
+                let queries = QueueInspector(pool: pool)
                 guard let detail = try await queries.detail(id: id) else {
                     throw CLIFailure(
                         "task \(id) does not exist (it may have been purged; `queuectl list` shows the tasks there are)",

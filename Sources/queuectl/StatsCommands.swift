@@ -1,4 +1,5 @@
 import ArgumentParser
+import TaskQueue
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -50,7 +51,7 @@ struct StatsCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             try await database.withPool(logger: makeCLILogger()) { pool in
-                let stats = try await QueueQueries(pool: pool).stats(estimateAbove: estimateAbove, exact: exact)
+                let stats = try await QueueInspector(pool: pool).stats(estimateAbove: estimateAbove, exact: exact)
                 if json {
                     try printJSON(stats)
                     return
@@ -127,7 +128,7 @@ struct WorkersCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             try await database.withPool(logger: makeCLILogger()) { pool in
-                let queries = QueueQueries(pool: pool)
+                let queries = QueueInspector(pool: pool)
                 let now = try await queries.now()
                 let workers = try await queries.workers(includeStopped: all)
                 if json {

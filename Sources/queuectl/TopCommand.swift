@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import PostgresClient
+import TaskQueue
 import Synchronization
 
 #if canImport(FoundationEssentials)
@@ -58,7 +59,7 @@ struct TopCommand: AsyncParsableCommand {
             let logger = makeCLILogger()
             let target = try database.configuration().redactedDescription
             try await database.withPool(logger: logger, connections: 1) { pool in
-                let queries = QueueQueries(pool: pool)
+                let queries = QueueInspector(pool: pool)
                 if json || once || !Terminal.isTerminal(1) {
                     let snapshot = Snapshot(
                         stats: try await queries.stats(estimateAbove: 1_000_000, exact: false),
@@ -82,7 +83,7 @@ struct TopCommand: AsyncParsableCommand {
     }
 
     /// Redraws until q, Ctrl-C or a termination signal; the terminal is restored in every case.
-    private func live(_ queries: QueueQueries, target: String) async throws {
+    private func live(_ queries: QueueInspector, target: String) async throws {
         let screen = LiveScreen()
         screen.start()
         defer { screen.stop() }

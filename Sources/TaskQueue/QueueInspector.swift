@@ -1,32 +1,32 @@
-import PostgresClient
-import TaskQueue
+public import PostgresClient
 
 #if canImport(FoundationEssentials)
-    import FoundationEssentials
+public import FoundationEssentials
 #else
-    import Foundation
+public import Foundation
 #endif
 
-// The read-side statements of queuectl (list, show, stats, workers, top) and the multi-task operations that must be
-// all or nothing (cancel, retry). They only read the queue's tables or call its SQL functions.
+// The read side of the queue for operators (queuectl's list, show, stats, workers, top) and the multi-task
+// operations that must be all or nothing (cancel, retry). They only read the queue's tables or call its SQL
+// functions.
 
 /// A task as `list` shows it (never its payload, which can be megabytes).
-struct TaskSummary: Encodable, Sendable {
-    let id: Int64
-    let kind: String
-    let queue: String
-    let state: String
-    let priority: Int
-    let attempt: Int
-    let maxAttempts: Int
-    let runAfter: Date
-    let createdAt: Date
-    let startedAt: Date?
-    let finishedAt: Date?
-    let worker: String?
-    let dedupeKey: String?
-    let cancelRequested: Bool
-    let lastError: String?
+public struct TaskSummary: Encodable, Sendable {
+    public let id: Int64
+    public let kind: String
+    public let queue: String
+    public let state: String
+    public let priority: Int
+    public let attempt: Int
+    public let maxAttempts: Int
+    public let runAfter: Date
+    public let createdAt: Date
+    public let startedAt: Date?
+    public let finishedAt: Date?
+    public let worker: String?
+    public let dedupeKey: String?
+    public let cancelRequested: Bool
+    public let lastError: String?
 
     enum CodingKeys: String, CodingKey {
         case id, kind, queue, state, priority, attempt, worker
@@ -42,26 +42,26 @@ struct TaskSummary: Encodable, Sendable {
 }
 
 /// Everything `show` prints about a task.
-struct TaskDetail: Sendable {
-    let summary: TaskSummary
-    let rescues: Int
-    let leaseExpiresAt: Date?
-    let heartbeatAt: Date?
-    let updatedAt: Date
-    let errors: [TaskErrorEntry]
+public struct TaskDetail: Sendable {
+    public let summary: TaskSummary
+    public let rescues: Int
+    public let leaseExpiresAt: Date?
+    public let heartbeatAt: Date?
+    public let updatedAt: Date
+    public let errors: [TaskErrorEntry]
     /// The payload, with an inline diff replaced by its size.
-    let payload: String
-    let result: String?
-    let now: Date
+    public let payload: String
+    public let result: String?
+    public let now: Date
 }
 
 /// One checkpoint of the agent graph.
-struct CheckpointRow: Encodable, Sendable {
-    let node: String
-    let attempt: Int
-    let worker: String
-    let durationMilliseconds: Double
-    let createdAt: Date
+public struct CheckpointRow: Encodable, Sendable {
+    public let node: String
+    public let attempt: Int
+    public let worker: String
+    public let durationMilliseconds: Double
+    public let createdAt: Date
 
     enum CodingKeys: String, CodingKey {
         case node, attempt, worker
@@ -71,20 +71,20 @@ struct CheckpointRow: Encodable, Sendable {
 }
 
 /// Counts of one queue (or of all queues), as `stats` and `top` show them.
-struct QueueCounts: Encodable, Sendable {
-    var queue: String
-    var pending = 0
-    var ready = 0
-    var scheduled = 0
-    var running = 0
-    var succeeded = 0
-    var dead = 0
-    var cancelled = 0
-    var oldestReadySeconds: Double?
-    var succeededLastMinute = 0
-    var succeededLastHour = 0
-    var deadLastMinute = 0
-    var deadLastHour = 0
+public struct QueueCounts: Encodable, Sendable {
+    public var queue: String
+    public var pending = 0
+    public var ready = 0
+    public var scheduled = 0
+    public var running = 0
+    public var succeeded = 0
+    public var dead = 0
+    public var cancelled = 0
+    public var oldestReadySeconds: Double?
+    public var succeededLastMinute = 0
+    public var succeededLastHour = 0
+    public var deadLastMinute = 0
+    public var deadLastHour = 0
 
     init(queue: String) { self.queue = queue }
 
@@ -97,7 +97,7 @@ struct QueueCounts: Encodable, Sendable {
         case deadLastHour = "dead_last_hour"
     }
 
-    mutating func add(_ other: QueueCounts) {
+    public mutating func add(_ other: QueueCounts) {
         pending += other.pending
         ready += other.ready
         scheduled += other.scheduled
@@ -114,16 +114,16 @@ struct QueueCounts: Encodable, Sendable {
 }
 
 /// The queue's figures at one moment.
-struct QueueStats: Encodable, Sendable {
-    var queues: [QueueCounts]
-    var totals: QueueCounts
+public struct QueueStats: Encodable, Sendable {
+    public var queues: [QueueCounts]
+    public var totals: QueueCounts
     /// Whether succeeded, dead and cancelled counts are estimates (pending and running are always exact).
-    var terminalCountsEstimated: Bool
+    public var terminalCountsEstimated: Bool
     /// The planner's row count of the tasks table (`pg_class.reltuples`), when known.
-    var tableRowsEstimate: Int?
+    public var tableRowsEstimate: Int?
     /// Above this many rows, terminal counts are estimated.
-    var estimateAbove: Int
-    var collectedAt: Date
+    public var estimateAbove: Int
+    public var collectedAt: Date
 
     enum CodingKeys: String, CodingKey {
         case queues, totals
@@ -135,23 +135,23 @@ struct QueueStats: Encodable, Sendable {
 }
 
 /// A worker as the registry shows it.
-struct WorkerRow: Encodable, Sendable {
-    let id: String
-    let host: String
-    let instance: String
-    let pid: Int
-    let version: String
-    let queues: [String]
-    let concurrency: Int
-    let state: String
-    let stale: Bool
-    let running: Int
-    let tasksDone: Int
-    let tasksFailed: Int
-    let startedAt: Date
-    let heartbeatAt: Date
-    let heartbeatAgeSeconds: Double
-    let stoppedAt: Date?
+public struct WorkerRow: Encodable, Sendable {
+    public let id: String
+    public let host: String
+    public let instance: String
+    public let pid: Int
+    public let version: String
+    public let queues: [String]
+    public let concurrency: Int
+    public let state: String
+    public let stale: Bool
+    public let running: Int
+    public let tasksDone: Int
+    public let tasksFailed: Int
+    public let startedAt: Date
+    public let heartbeatAt: Date
+    public let heartbeatAgeSeconds: Double
+    public let stoppedAt: Date?
 
     enum CodingKeys: String, CodingKey {
         case id, host, instance, pid, version, queues, concurrency, state, stale, running
@@ -165,32 +165,38 @@ struct WorkerRow: Encodable, Sendable {
 }
 
 /// What `--wait` polls.
-struct TaskProgress: Sendable {
-    let kind: String
-    let state: TaskState
-    let attempt: Int
-    let maxAttempts: Int
-    let worker: String?
-    let lastError: String?
-    let result: String?
+public struct TaskProgress: Sendable {
+    public let kind: String
+    public let state: TaskState
+    public let attempt: Int
+    public let maxAttempts: Int
+    public let worker: String?
+    public let lastError: String?
+    public let result: String?
 }
 
 /// Tasks that do not exist, found by an all-or-nothing operation (which then changed nothing).
-struct MissingTasks: Error {
-    let ids: [Int64]
+public struct MissingTasks: Error {
+    public let ids: [Int64]
 }
 
 /// Tasks in a state the operation does not apply to (nothing was changed).
-struct UnsuitableTasks: Error {
-    let tasks: [(id: Int64, state: String)]
+public struct UnsuitableTasks: Error {
+    public let tasks: [(id: Int64, state: String)]
 }
 
-/// The statements behind queuectl's inspection commands.
-struct QueueQueries: Sendable {
-    let pool: PostgresConnectionPool
+/// The statements behind the operators' inspection commands (`queuectl list`, `show`, `stats`, `workers`, `top`).
+public struct QueueInspector: Sendable {
+    /// The pool the statements run on.
+    public let pool: PostgresConnectionPool
+
+    /// Creates an inspector over a pool.
+    public init(pool: PostgresConnectionPool) {
+        self.pool = pool
+    }
 
     /// The database's clock (delays and ages are computed against it, not the local clock).
-    func now() async throws -> Date {
+    public func now() async throws -> Date {
         guard let row = try await pool.query("SELECT now() AS now").single else {
             throw PostgresError.unexpectedResult("SELECT now() returned no row")
         }
@@ -225,7 +231,7 @@ struct QueueQueries: Sendable {
     }
 
     /// Tasks matching the filters, newest first (or oldest first).
-    func list(states: [String], queue: String?, kind: String?, limit: Int, oldestFirst: Bool) async throws
+    public func list(states: [String], queue: String?, kind: String?, limit: Int, oldestFirst: Bool) async throws
         -> [TaskSummary]
     {
         let order: PostgresQuery = oldestFirst ? "ORDER BY id" : "ORDER BY id DESC"
@@ -244,7 +250,7 @@ struct QueueQueries: Sendable {
     }
 
     /// One task with everything but the raw payload of an inline diff; `nil` when it does not exist.
-    func detail(id: Int64) async throws -> TaskDetail? {
+    public func detail(id: Int64) async throws -> TaskDetail? {
         let rows = try await pool.query(
             """
             SELECT \(fragment: Self.summaryColumns), rescues, lease_expires_at, heartbeat_at, updated_at, errors, result,
@@ -271,7 +277,7 @@ struct QueueQueries: Sendable {
     }
 
     /// A task's checkpoints in the order they were written.
-    func checkpoints(taskID: Int64) async throws -> [CheckpointRow] {
+    public func checkpoints(taskID: Int64) async throws -> [CheckpointRow] {
         let rows = try await pool.query(
             """
             SELECT node, attempt, worker, duration_ms, created_at FROM task_checkpoints
@@ -290,7 +296,7 @@ struct QueueQueries: Sendable {
     }
 
     /// What `--wait` needs to know about a task; `nil` when it no longer exists.
-    func progress(id: Int64) async throws -> TaskProgress? {
+    public func progress(id: Int64) async throws -> TaskProgress? {
         let rows = try await pool.query(
             """
             SELECT kind, state, attempt, max_attempts, lease_owner, errors -> -1 ->> 'message' AS last_error,
@@ -331,7 +337,7 @@ struct QueueQueries: Sendable {
 
     /// Cancels every task, or none when one of them does not exist. Returns, per id in order, the state before and
     /// what `cancel_task` did (`cancelled`, `cancel_requested`, or the unchanged terminal state).
-    func cancel(ids: [Int64]) async throws -> [(id: Int64, before: String, outcome: String)] {
+    public func cancel(ids: [Int64]) async throws -> [(id: Int64, before: String, outcome: String)] {
         try await pool.withTransaction { connection in
             let before = try await Self.lockStates(ids, on: connection)
             var outcomes: [(id: Int64, before: String, outcome: String)] = []
@@ -346,7 +352,7 @@ struct QueueQueries: Sendable {
 
     /// Puts every task back to pending, or none when one does not exist (``MissingTasks``) or is not dead or
     /// cancelled (``UnsuitableTasks``).
-    func retry(ids: [Int64]) async throws -> [(id: Int64, before: String)] {
+    public func retry(ids: [Int64]) async throws -> [(id: Int64, before: String)] {
         try await pool.withTransaction { connection in
             let before = try await Self.lockStates(ids, on: connection)
             let unsuitable = ids.compactMap { id -> (id: Int64, state: String)? in
@@ -366,7 +372,7 @@ struct QueueQueries: Sendable {
     }
 
     /// How many finished tasks `purge` would delete.
-    func purgeCandidates(olderThan: Duration, states: [String]) async throws -> Int {
+    public func purgeCandidates(olderThan: Duration, states: [String]) async throws -> Int {
         let rows = try await pool.query(
             """
             SELECT count(*) AS n FROM tasks
@@ -383,7 +389,7 @@ struct QueueQueries: Sendable {
     /// table of at most `estimateAbove` rows (by the planner's count), estimated from the statistics of
     /// `tasks_queue_state_stats` above it (migrations 003 and 005). Throughput counts tasks finished in the last minute
     /// and hour through the index on `finished_at`.
-    func stats(estimateAbove: Int, exact: Bool) async throws -> QueueStats {
+    public func stats(estimateAbove: Int, exact: Bool) async throws -> QueueStats {
         try await pool.withConnection { connection in
             var byQueue: [String: QueueCounts] = [:]
             func update(_ queue: String, _ change: (inout QueueCounts) -> Void) {
@@ -509,7 +515,7 @@ struct QueueQueries: Sendable {
     // MARK: workers
 
     /// The worker registry with each worker's running tasks; stopped workers only with `includeStopped`.
-    func workers(includeStopped: Bool) async throws -> [WorkerRow] {
+    public func workers(includeStopped: Bool) async throws -> [WorkerRow] {
         let rows = try await pool.query(
             """
             SELECT w.id, w.host, w.instance, w.pid, w.version, w.queues, w.concurrency, w.state, w.stale,
