@@ -40,10 +40,13 @@ public struct CheckpointStore: Sendable {
     /// The checkpoints of a task.
     public func load(taskID: Int64) async throws -> [String: Checkpoint] {
         let rows = try await pool.query(
-            """
-            SELECT node, (output->>'version')::integer AS version, output->'output' AS data, attempt, worker, duration_ms
-            FROM task_checkpoints WHERE task_id = \(taskID)
-            """
+            PostgresQuery(
+                """
+                SELECT node, (output->>'version')::integer AS version, output->'output' AS data, attempt, worker,
+                    duration_ms
+                FROM task_checkpoints WHERE task_id = \(taskID)
+                """
+            ).preparedStatement()
         )
         var checkpoints: [String: Checkpoint] = [:]
         for row in rows {
@@ -65,21 +68,63 @@ public struct CheckpointStore: Sendable {
     public func write(lease: Lease, node: String, version: Int, output: PostgresJSON, duration: Duration) async throws
         -> CheckpointWrite
     {
-        let document = PostgresJSON(text: "{\"version\":\(version),\"output\":\(output.text)}")
-        let milliseconds = duration.inMilliseconds
+        let outcomes = try await write(
+            lease: lease, [NodeOutput(node: node, version: version, output: output, duration: duration)]
+        )
+        guard let outcome = outcomes[node] else {
+            throw PostgresError.unexpectedResult("write_checkpoints returned no outcome for \(node)")
+        }
+        return outcome
+    }
+
+    /// One node's output to checkpoint.
+    public struct NodeOutput: Sendable {
+        /// The node.
+        public var node: String
+        /// The schema version of the output.
+        public var version: Int
+        /// The output.
+        public var output: PostgresJSON
+        /// How long the node ran.
+        public var duration: Duration
+
+        /// Creates a node output.
+        public init(node: String, version: Int, output: PostgresJSON, duration: Duration) {
+            self.node = node
+            self.version = version
+            self.output = output
+            self.duration = duration
+        }
+    }
+
+    /// Writes the outputs of nodes that finished together in one statement, each insert-if-absent, fenced by the
+    /// lease (`write_checkpoints`). Returns each node's outcome.
+    ///
+    /// The statement commits asynchronously (`synchronous_commit = off` for its own transaction only): a checkpoint
+    /// that a database crash loses within the WAL writer's delay only means that node runs again after the rescue,
+    /// exactly as when the worker dies before writing it. Whatever commits after it synchronously (the review's
+    /// recording) flushes it too.
+    public func write(lease: Lease, _ outputs: [NodeOutput]) async throws -> [String: CheckpointWrite] {
+        guard !outputs.isEmpty else { return [:] }
+        let documents = outputs.map { PostgresJSON(text: "{\"version\":\($0.version),\"output\":\($0.output.text)}") }
         let rows = try await pool.query(
             PostgresQuery(
                 """
-                SELECT write_checkpoint(\(lease.taskID), \(lease.token)::uuid, \(node), \(document)::jsonb,
-                    \(milliseconds)::double precision) AS outcome
+                SELECT node, outcome, set_config('synchronous_commit', 'off', true) AS commit_mode
+                FROM write_checkpoints(\(lease.taskID), \(lease.token)::uuid, \(outputs.map(\.node))::text[],
+                    \(documents)::jsonb[], \(outputs.map(\.duration.inMilliseconds))::double precision[])
                 """
             ).preparedStatement()
         )
-        guard let text = try rows.single?.decode(String.self, "outcome"), let outcome = CheckpointWrite(rawValue: text)
-        else {
-            throw PostgresError.unexpectedResult("write_checkpoint returned no outcome")
+        var outcomes: [String: CheckpointWrite] = [:]
+        for row in rows {
+            let text = try row.decode(String.self, "outcome")
+            guard let outcome = CheckpointWrite(rawValue: text) else {
+                throw PostgresError.unexpectedResult("write_checkpoints returned '\(text)'")
+            }
+            outcomes[try row.decode(String.self, "node")] = outcome
         }
-        return outcome
+        return outcomes
     }
 }
 
@@ -107,6 +152,9 @@ public struct GraphRunner: Sendable {
     /// Where checkpoints live; `nil` runs without checkpoints (and without resume).
     public let store: CheckpointStore?
     let logger: Logger
+
+    /// How long a finished node's checkpoint waits for parallel nodes that are still running, to share their write.
+    static let checkpointGathering: Duration = .milliseconds(2)
 
     /// Creates a runner.
     public init(store: CheckpointStore?, logger: Logger) {
@@ -145,7 +193,17 @@ public struct GraphRunner: Sendable {
         var running: Set<String> = []
         let clock = ContinuousClock()
 
-        try await withThrowingTaskGroup(of: (String, PostgresJSON, Duration).self) { group in
+        // Outputs of nodes that finished but whose checkpoint is not written yet: queued (the next write takes all of
+        // them: parallel nodes that finish together share one statement) or being written. A node's dependents
+        // start only once its checkpoint is written.
+        var unwritten: [CheckpointStore.NodeOutput] = []
+        var writing: [CheckpointStore.NodeOutput] = []
+
+        // While other checkpointed nodes still run, an output waits up to this long for theirs (one write for the
+        // parallel stage instead of one per node); once none runs, it is written at once.
+        var gatheringScheduled = false
+
+        try await withThrowingTaskGroup(of: GraphEvent.self) { group in
             func startReadyNodes() throws {
                 for node in graph.nodes
                 where done[node.name] == nil && !running.contains(node.name)
@@ -159,33 +217,85 @@ public struct GraphRunner: Sendable {
                     group.addTask {
                         let start = clock.now
                         let output = try await withTimeout(node.timeout, node: node.name) { try await node.body(inputs) }
-                        return (node.name, output, clock.now - start)
+                        return .finished(node.name, output, clock.now - start)
                     }
                 }
             }
-            try startReadyNodes()
-            while let (name, output, duration) = try await group.next() {
+            func finish(_ name: String, _ output: PostgresJSON, _ duration: Duration) {
                 running.remove(name)
-                let node = byName[name]!
-                if node.checkpointed, let store {
-                    let outcome = try await store.write(
-                        lease: lease, node: name, version: node.outputVersion, output: output, duration: duration
-                    )
-                    if outcome == .leaseLost {
-                        context.control.markLeaseLost()
-                        throw TaskInterruption.leaseLost
-                    }
-                }
                 done[name] = output
                 executed[name] = duration
                 context.logger.debug(
                     "node finished", metadata: ["node": "\(name)", "duration_ms": "\(Int(duration.inMilliseconds))"]
                 )
+            }
+            func startWrite(gathering: Bool = true) {
+                guard let store, writing.isEmpty, !unwritten.isEmpty else { return }
+                let siblingsRunning = running.contains { name in
+                    byName[name]!.checkpointed && !unwritten.contains { $0.node == name }
+                }
+                if gathering && siblingsRunning {
+                    if !gatheringScheduled {
+                        gatheringScheduled = true
+                        group.addTask {
+                            try await Task.sleep(for: Self.checkpointGathering)
+                            return .gathered
+                        }
+                    }
+                    return
+                }
+                writing = unwritten
+                unwritten = []
+                let batch = writing
+                group.addTask { .written(try await store.write(lease: lease, batch)) }
+            }
+            try startReadyNodes()
+            while let event = try await group.next() {
+                switch event {
+                case .finished(let name, let output, let duration):
+                    let node = byName[name]!
+                    if node.checkpointed, store != nil {
+                        unwritten.append(
+                            .init(node: name, version: node.outputVersion, output: output, duration: duration)
+                        )
+                        startWrite()
+                    } else {
+                        finish(name, output, duration)
+                    }
+                case .gathered:
+                    gatheringScheduled = false
+                    startWrite(gathering: false)
+                case .written(let outcomes):
+                    for item in writing {
+                        guard let outcome = outcomes[item.node] else {
+                            throw PostgresError.unexpectedResult("write_checkpoints returned no outcome for \(item.node)")
+                        }
+                        if outcome == .leaseLost {
+                            context.control.markLeaseLost()
+                            throw TaskInterruption.leaseLost
+                        }
+                        finish(item.node, item.output, item.duration)
+                    }
+                    writing = []
+                    startWrite()
+                }
+                if done.count == graph.nodes.count {
+                    // Everything ran and is written; only a gathering timer may be left.
+                    group.cancelAll()
+                    break
+                }
                 try startReadyNodes()
             }
         }
         return GraphRunReport(outputs: done, executed: executed, resumed: resumed)
     }
+}
+
+/// What a graph run waits for: a node finished, or a checkpoint write came back.
+enum GraphEvent: Sendable {
+    case finished(String, PostgresJSON, Duration)
+    case gathered
+    case written([String: CheckpointWrite])
 }
 
 /// Runs `body`, failing with a timeout error when it takes longer than `limit` (it is cancelled then).
