@@ -1,5 +1,9 @@
 internal import CLibPQ
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// How to reach a PostgreSQL server, validated once when created.
 ///
 /// Accepts a `postgresql://` URL or a libpq keyword/value string (`host=… dbname=…`), exactly as libpq does.
@@ -83,7 +87,8 @@ public struct PostgresConfiguration: Sendable {
 
     static func scrub(_ message: String, _ secrets: [String]) -> String {
         var text = message
-        for secret in secrets where !secret.isEmpty {
+        // Every log line passes through here: look before replacing, so that the common case allocates nothing.
+        for secret in secrets where !secret.isEmpty && text.mentions(secret) {
             text = text.replacing(secret, with: "***")
         }
         return maskURLPasswords(text)
@@ -154,7 +159,7 @@ public struct PostgresConfiguration: Sendable {
 
     /// Masks `scheme://user:password@` patterns anywhere in a message.
     static func maskURLPasswords(_ text: String) -> String {
-        guard text.contains("://") else { return text }
+        guard text.mentions("://") else { return text }
         var output = ""
         var remainder = text[...]
         while let scheme = remainder.firstRange(of: "://") {
@@ -179,6 +184,28 @@ public struct PostgresConfiguration: Sendable {
 }
 
 extension String {
+    /// Whether `other` occurs in this string, byte for byte (a search over the UTF-8 that allocates nothing; for
+    /// hot paths such as masking secrets in every log line).
+    public func mentions(_ other: String) -> Bool {
+        var text = self
+        var needle = other
+        return text.withUTF8 { haystack in
+            needle.withUTF8 { needle in
+                guard let first = needle.first else { return true }
+                guard needle.count <= haystack.count, let base = haystack.baseAddress else { return false }
+                let last = haystack.count - needle.count
+                var start = 0
+                while start <= last {
+                    guard let hit = memchr(base + start, Int32(first), last - start + 1) else { return false }
+                    let offset = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                    if memcmp(base + offset, needle.baseAddress!, needle.count) == 0 { return true }
+                    start = offset + 1
+                }
+                return false
+            }
+        }
+    }
+
     func trimmingWhitespace() -> String {
         let scalars = unicodeScalars
         guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }) else { return "" }

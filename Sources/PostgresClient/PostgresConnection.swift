@@ -56,8 +56,15 @@ public final class PostgresConnection: @unchecked Sendable {
     ///
     /// - Throws: ``PostgresError`` (`connectionFailed`, with the password masked) when the server cannot be reached
     ///   or refuses the connection.
-    public static func connect(configuration: PostgresConfiguration, logger: Logger) async throws -> PostgresConnection {
-        let queue = DispatchQueue(label: "agentqueue.postgres.connection")
+    ///
+    /// - Parameter executor: the thread the connection's blocking calls run on; by default a queue of its own. Give
+    ///   the executor a loop runs on (``PostgresExecutor``) to keep the loop and its statements on one thread.
+    public static func connect(
+        configuration: PostgresConfiguration,
+        logger: Logger,
+        executor: PostgresExecutor? = nil
+    ) async throws -> PostgresConnection {
+        let queue = executor?.queue ?? DispatchQueue(label: "agentqueue.postgres.connection")
         let connection: PostgresConnection = try await withCheckedThrowingContinuation { continuation in
             queue.async {
                 continuation.resume(with: Result { () throws(PostgresError) in

@@ -85,13 +85,24 @@ public struct QueueClient: Sendable {
 
     /// Claims up to `limit` ready tasks of `queues` for `workerID` through `claim_task(...)`.
     public func claim(workerID: String, queues: [String], limit: Int, lease: Duration) async throws -> [ClaimedTask] {
-        let rows = try await pool.withConnection { connection in
-            try await connection.query(
-                PostgresQuery(
-                    "SELECT * FROM claim_task(\(workerID), \(queues)::text[], \(limit)::integer, \(lease)::interval)"
-                ).preparedStatement()
-            )
+        try await pool.withConnection { connection in
+            try await Self.claim(workerID: workerID, queues: queues, limit: limit, lease: lease, on: connection)
         }
+    }
+
+    /// Claims up to `limit` ready tasks on a connection (for a claim loop that keeps a connection of its own).
+    public static func claim(
+        workerID: String,
+        queues: [String],
+        limit: Int,
+        lease: Duration,
+        on connection: PostgresConnection
+    ) async throws -> [ClaimedTask] {
+        let rows = try await connection.query(
+            PostgresQuery(
+                "SELECT * FROM claim_task(\(workerID), \(queues)::text[], \(limit)::integer, \(lease)::interval)"
+            ).preparedStatement()
+        )
         return try rows.map { row in
             let record = try TaskRecord(row: row)
             guard let lease = record.lease else {
@@ -166,7 +177,8 @@ public struct QueueClient: Sendable {
         try await pool.withConnection { try await Self.complete(batch, on: $0) }
     }
 
-    static func complete(_ batch: [(lease: Lease, result: PostgresJSON?)], on connection: PostgresConnection)
+    /// Finishes many tasks in one statement on a connection; returns the ids finished (the others' leases were lost).
+    public static func complete(_ batch: [(lease: Lease, result: PostgresJSON?)], on connection: PostgresConnection)
         async throws -> Set<Int64>
     {
         guard !batch.isEmpty else { return [] }

@@ -37,6 +37,8 @@ public struct WorkerConfiguration: Sendable {
     public var heartbeatInterval: Duration
     /// How often the worker looks for work when no notification arrives (with ±20 % jitter).
     public var pollInterval: Duration
+    /// Whether to LISTEN for enqueue notifications (a latency hint); off, the worker finds new tasks by polling only.
+    public var listen: Bool
     /// How long running tasks may take to finish after SIGTERM before they are handed back.
     public var shutdownGrace: Duration
     /// How long the database may be unreachable before the watchdog stops being petted.
@@ -74,7 +76,9 @@ public struct WorkerConfiguration: Sendable {
     /// STATUS= lines and task errors.
     public func redact(_ message: String) -> String {
         var text = database.redact(message)
-        for secret in [githubToken, modelAPIKey].compactMap({ $0 }) where secret.count >= 4 {
+        // Looked for before replacing: this runs for every log line, and nearly none holds a secret.
+        for secret in [githubToken, modelAPIKey].compactMap({ $0 })
+        where secret.utf8.count >= 4 && text.mentions(secret) {
             text = text.replacing(secret, with: "***")
         }
         return text
@@ -140,6 +144,7 @@ public struct WorkerConfiguration: Sendable {
         leaseDuration = try reader.seconds("WORKER_LEASE_SECONDS", default: 60, range: 2...86_400)
         heartbeatInterval = try reader.seconds("WORKER_HEARTBEAT_SECONDS", default: 15, range: 0.2...3600)
         pollInterval = try reader.milliseconds("WORKER_POLL_INTERVAL_MS", default: 1000, range: 10...600_000)
+        listen = try reader.boolean("WORKER_LISTEN", default: true)
         shutdownGrace = try reader.seconds("WORKER_SHUTDOWN_GRACE_SECONDS", default: 30, range: 0...86_400)
         databaseTolerance = try reader.seconds("WORKER_DB_TOLERANCE_SECONDS", default: 60, range: 1...86_400)
         rescueInterval = try reader.seconds("WORKER_RESCUE_INTERVAL_SECONDS", default: 5, range: 0.1...3600)
@@ -399,6 +404,7 @@ extension WorkerConfiguration {
             ("WORKER_LEASE_SECONDS", leaseDuration.secondsText),
             ("WORKER_HEARTBEAT_SECONDS", heartbeatInterval.secondsText),
             ("WORKER_POLL_INTERVAL_MS", "\(pollInterval.milliseconds)"),
+            ("WORKER_LISTEN", "\(listen)"),
             ("WORKER_SHUTDOWN_GRACE_SECONDS", shutdownGrace.secondsText),
             ("WORKER_DB_TOLERANCE_SECONDS", databaseTolerance.secondsText),
             ("WORKER_RESCUE_INTERVAL_SECONDS", rescueInterval.secondsText),

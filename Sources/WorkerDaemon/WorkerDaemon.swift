@@ -85,7 +85,7 @@ public enum WorkerDaemon {
             notifier.ready(status: status)
         }
 
-        let services: [any Service] = [
+        var services: [any Service] = [
             SignalService(router: router, state: state, notifier: notifier, trigger: trigger, reload: reload, logger: logger),
             SystemdService(configuration: configuration, state: state, pool: pool, notifier: notifier, logger: logger),
             RegistryService(identity: identity, configuration: configuration, state: state, pool: pool, logger: logger),
@@ -94,12 +94,17 @@ public enum WorkerDaemon {
                 configuration: configuration.database, state: state, leaseDuration: configuration.leaseDuration,
                 interval: configuration.heartbeatInterval, logger: logger
             ),
-            WakeupService(configuration: configuration, state: state, logger: logger),
+        ]
+        // LISTEN/NOTIFY is a latency hint only (the claim loop polls anyway); WORKER_LISTEN=false leaves it out.
+        if configuration.listen {
+            services.append(WakeupService(configuration: configuration, state: state, logger: logger))
+        }
+        services.append(
             WorkerService(
                 identity: identity, configuration: configuration, state: state, queue: queue, handlers: handlers,
                 notifier: notifier, logger: logger
-            ),
-        ]
+            )
+        )
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },

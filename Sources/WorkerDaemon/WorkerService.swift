@@ -21,6 +21,9 @@ final class WorkerService: Service {
     private let queue: QueueClient
     private let handlers: HandlerRegistry
     private let notifier: SystemdNotifier
+    private let completer: BatchCompleter
+    /// The claim loop's own connection and thread.
+    private let claimConnection: PinnedConnection
     private let logger: Logger
 
     init(
@@ -39,13 +42,31 @@ final class WorkerService: Service {
         self.handlers = handlers
         self.notifier = notifier
         self.logger = logger
+        claimConnection = PinnedConnection(label: "agentqueue.claim", configuration: configuration.database, logger: logger)
+        completer = BatchCompleter(
+            connection: PinnedConnection(label: "agentqueue.complete", configuration: configuration.database, logger: logger),
+            patience: configuration.leaseDuration,
+            databaseSucceeded: { state.databaseSucceeded() },
+            databaseFailed: { state.databaseFailed($0) },
+            redact: { configuration.redact($0) },
+            logger: logger
+        )
     }
 
     func run() async throws {
         await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                await claimLoop(group: &group)
-                await drain()
+            await withDiscardingTaskGroup { outer in
+                outer.addTask { await self.completer.run() }
+                // The claim loop runs on its connection's thread; the attempts it starts run on the cooperative pool.
+                await withTaskExecutorPreference(claimConnection.executor) {
+                    await withDiscardingTaskGroup { group in
+                        await claimLoop(group: &group)
+                        await drain()
+                    }
+                }
+                await claimConnection.close()
+                // Every attempt has settled (completions included): let the completer write the last batch and end.
+                completer.finish()
             }
         } onGracefulShutdown: {
             self.state.startDraining()
@@ -53,25 +74,47 @@ final class WorkerService: Service {
         logger.info("worker drained", metadata: ["worker": "\(identity.id)"])
     }
 
+    /// While other attempts still run, a claim for fewer free slots than a batch waits up to this long for more
+    /// slots to free, so that a busy worker claims (and completes) in batches instead of one task per statement.
+    /// An idle worker claims at once.
+    static let claimGathering: Duration = .milliseconds(5)
+
     private func claimLoop(group: inout DiscardingTaskGroup) async {
         var failures = 0
+        let clock = ContinuousClock()
+        var gatheringSince: ContinuousClock.Instant?
         while !state.isDraining && !Task.isCancelled {
-            let free = state.freeSlots
+            let (free, busy) = state.slots
+            let settings = state.settings
+            let fullBatch = min(configuration.claimBatchSize, settings.concurrency)
+            if free > 0 && free < fullBatch && busy > 0 && failures == 0 {
+                let since = gatheringSince ?? clock.now
+                gatheringSince = since
+                let left = since + Self.claimGathering - clock.now
+                if left > .zero {
+                    await state.wakeup.wait(timeout: left)
+                    continue
+                }
+            }
+            gatheringSince = nil
             var claimedFull = false
             if free > 0 {
-                let settings = state.settings
                 let requested = min(free, configuration.claimBatchSize)
                 do {
-                    let claimed = try await queue.claim(
-                        workerID: identity.id, queues: settings.queues, limit: requested,
-                        lease: configuration.leaseDuration
-                    )
+                    let claimed = try await claimConnection.use { connection in
+                        try await QueueClient.claim(
+                            workerID: identity.id, queues: settings.queues, limit: requested,
+                            lease: configuration.leaseDuration, on: connection
+                        )
+                    }
                     state.databaseSucceeded()
                     failures = 0
                     for task in claimed {
                         let control = TaskControl()
                         state.register(task, control: control)
-                        group.addTask { await self.runAttempt(task, control: control) }
+                        group.addTask(executorPreference: globalConcurrentExecutor) {
+                            await self.runAttempt(task, control: control)
+                        }
                     }
                     claimedFull = claimed.count == requested
                 } catch {
@@ -186,7 +229,8 @@ final class WorkerService: Service {
         }
         switch result {
         case .success(.succeeded(let output)):
-            let written = await write(lease, logger: logger) { try await self.queue.complete(lease, result: output) }
+            state.awaitCompletion(taskID: lease.taskID)
+            let written = await completer.complete(lease, result: output)
             if written == .leaseLost { logger.warning("lease lost before completion: result not recorded") }
             logger.info("task succeeded")
             return written == .written ? true : nil

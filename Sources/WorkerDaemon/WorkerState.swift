@@ -10,6 +10,9 @@ public final class WorkerState: Sendable {
         var cancelWork: (@Sendable () -> Void)?
         /// The work is over and its outcome is being written: the completion itself ends the lease.
         var finishing = false
+        /// The work succeeded and its completion waits for the batch completer: the slot is free again, while the
+        /// lease stays held (and heart-beaten) until the completion is written.
+        var completing = false
     }
 
     /// Runtime settings that a reload may change.
@@ -22,6 +25,8 @@ public final class WorkerState: Sendable {
 
     struct Inner {
         var running: [Int64: Running] = [:]
+        /// Attempts in `running` whose completion is being written (they no longer take a slot).
+        var completing = 0
         var settings: Settings
         var done = 0
         var failed = 0
@@ -56,7 +61,15 @@ public final class WorkerState: Sendable {
 
     /// Free slots for new attempts.
     var freeSlots: Int {
-        inner.withLock { max(0, $0.settings.concurrency - $0.running.count) }
+        inner.withLock { max(0, $0.settings.concurrency - $0.running.count + $0.completing) }
+    }
+
+    /// Free slots, and attempts at work (those waiting only for their completion excluded).
+    var slots: (free: Int, busy: Int) {
+        inner.withLock { state in
+            let busy = state.running.count - state.completing
+            return (max(0, state.settings.concurrency - busy), busy)
+        }
     }
 
     /// Attempts running now.
@@ -81,8 +94,21 @@ public final class WorkerState: Sendable {
         inner.withLock { $0.running[taskID]?.finishing = true }
     }
 
+    /// The attempt's work succeeded and only its completion remains to be written: its slot is free for the next
+    /// task (the claim loop may claim while the completer writes), its lease is still held until ``finish``.
+    func awaitCompletion(taskID: Int64) {
+        let freed = inner.withLock { state -> Bool in
+            guard let running = state.running[taskID], !running.completing else { return false }
+            state.running[taskID]?.completing = true
+            state.completing += 1
+            return true
+        }
+        if freed { wakeup.signal() }
+    }
+
     func finish(taskID: Int64, succeeded: Bool?) {
         inner.withLock { state in
+            if state.running[taskID]?.completing == true { state.completing -= 1 }
             state.running[taskID] = nil
             switch succeeded {
             case true?: state.done += 1
