@@ -173,6 +173,18 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // Drives the queue benchmark against a database with real workers and pgbench (scripts/bench.sh).
+        .executableTarget(
+            name: "aq-bench",
+            dependencies: [
+                "PostgresClient",
+                "TaskQueue",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // MARK: Build tooling
         .executableTarget(
             name: "embed-migrations",

@@ -44,6 +44,12 @@ scripts/check-sarif.sh "$AGENTQUEUE_BIN_DIR/queuectl"
 log "chaos run (short variant): workers killed, backends terminated, PostgreSQL restarted"
 scripts/chaos.sh --short
 
+# A few seconds of every benchmark scenario with the binaries just built, so that the benchmark never rots.
+# Its figures are printed, never checked.
+log "benchmark smoke run (scripts/bench.sh --smoke)"
+scripts/bench.sh --smoke --bin-dir "$AGENTQUEUE_BIN_DIR" >/tmp/aq-bench-smoke.log 2>&1 ||
+    { tail -n 40 /tmp/aq-bench-smoke.log >&2; die "the benchmark smoke run failed (full log: /tmp/aq-bench-smoke.log)"; }
+
 log "checking the systemd units"
 scripts/check-units.sh "$AGENTQUEUE_BIN_DIR/queue-worker"
 
