@@ -167,7 +167,8 @@ public struct GraphRunner: Sendable {
         let lease = task.lease
         var done: [String: PostgresJSON] = [:]
         var resumed: [String: Duration] = [:]
-        if let store {
+        // A task that no earlier attempt checkpointed (the claim says so) has nothing to load: one round trip fewer.
+        if let store, task.hasCheckpoints {
             let checkpoints = try await store.load(taskID: lease.taskID)
             for node in graph.nodes where node.checkpointed {
                 guard let checkpoint = checkpoints[node.name] else { continue }

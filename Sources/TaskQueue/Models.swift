@@ -259,6 +259,8 @@ public struct ClaimedTask: Sendable {
     public let record: TaskRecord
     /// The lease for this attempt.
     public let lease: Lease
+    /// Whether an earlier attempt wrote checkpoints (`tasks.checkpointed`): false, there is nothing to load.
+    public let hasCheckpoints: Bool
 }
 
 /// The outcome of a write fenced by a lease.

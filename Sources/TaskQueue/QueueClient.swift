@@ -108,7 +108,7 @@ public struct QueueClient: Sendable {
             guard let lease = record.lease else {
                 throw PostgresError.unexpectedResult("claim_task returned task \(record.id) without a lease")
             }
-            return ClaimedTask(record: record, lease: lease)
+            return ClaimedTask(record: record, lease: lease, hasCheckpoints: try row.decode(Bool.self, "checkpointed"))
         }
     }
 

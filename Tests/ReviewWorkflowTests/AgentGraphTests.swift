@@ -65,8 +65,13 @@ struct AgentGraphTests {
             #expect(try report.output(of: "d", as: Count.self) == Count(value: 1112))
             #expect(Set(report.executed.keys) == ["a", "b", "c", "d"])
             #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM task_checkpoints WHERE task_id = \(claimed.lease.taskID)") == 4)
-            // The same attempt again (as after a crash): everything comes from checkpoints.
-            let again = try await runner.run(try diamond(counter), task: claimed, context: context(fixture))
+            // Claimed again (as after a crash and the rescue): the claim says the task has checkpoints, and
+            // everything comes from them.
+            #expect(!claimed.hasCheckpoints)
+            #expect(try await fixture.queue.release(claimed.lease, reason: "resume") == .written)
+            let reclaimed = try #require(try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60)).first)
+            #expect(reclaimed.hasCheckpoints)
+            let again = try await runner.run(try diamond(counter), task: reclaimed, context: context(fixture))
             #expect(again.executed.isEmpty)
             #expect(Set(again.resumed.keys) == ["a", "b", "c", "d"])
             #expect(counter.snapshot == ["a": 1, "b": 1, "c": 1, "d": 1])

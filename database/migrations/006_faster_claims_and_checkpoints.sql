@@ -37,10 +37,19 @@ BEGIN
 END
 $$;
 
+-- Whether a task has checkpoints, on the task row: claim_task returns it with the task, so a worker loads
+-- checkpoints only for a task that has some (a first attempt, nearly every task, skips that round trip). Set by the
+-- first checkpoint write; checkpoints live as long as their task, so it is never cleared. Adding a column with a
+-- constant default rewrites nothing; the UPDATE marks the tasks that already have checkpoints and may run again.
+ALTER TABLE tasks ADD COLUMN checkpointed boolean NOT NULL DEFAULT false;
+UPDATE tasks t SET checkpointed = true
+WHERE t.state <> 'succeeded' AND EXISTS (SELECT 1 FROM task_checkpoints c WHERE c.task_id = t.id);
+
 -- The checkpoints of nodes that finished together (the four agents of a review), written in one statement under the
 -- same fence as write_checkpoint: the task row is locked FOR SHARE while the lease is checked, each node's row is
--- inserted if absent. Returns, per node, 'written', 'exists' (an earlier attempt wrote it; the first result stays) or
--- 'lease_lost' (nothing was written). PL/pgSQL, so that its statements are planned once per session.
+-- inserted if absent, and the task is marked checkpointed on its first write. Returns, per node, 'written',
+-- 'exists' (an earlier attempt wrote it; the first result stays) or 'lease_lost' (nothing was written).
+-- PL/pgSQL, so that its statements are planned once per session.
 CREATE FUNCTION write_checkpoints(task_id bigint, lease_token uuid, nodes text[], outputs jsonb[],
                                   durations_ms double precision[])
 RETURNS TABLE (node text, outcome text)
@@ -49,13 +58,17 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_attempt integer;
     v_owner text;
+    v_checkpointed boolean;
 BEGIN
-    SELECT t.attempt, t.lease_owner INTO v_attempt, v_owner FROM tasks t
+    SELECT t.attempt, t.lease_owner, t.checkpointed INTO v_attempt, v_owner, v_checkpointed FROM tasks t
     WHERE t.id = write_checkpoints.task_id AND t.lease_token = write_checkpoints.lease_token AND t.state = 'running'
     FOR SHARE;
     IF NOT FOUND THEN
         RETURN QUERY SELECT n.node, 'lease_lost'::text FROM unnest(nodes) AS n(node);
         RETURN;
+    END IF;
+    IF NOT v_checkpointed THEN
+        UPDATE tasks t SET checkpointed = true WHERE t.id = write_checkpoints.task_id;
     END IF;
     RETURN QUERY
     WITH inserted AS (
@@ -68,6 +81,16 @@ BEGIN
     SELECT n.node, CASE WHEN n.node IN (SELECT ins.node FROM inserted ins) THEN 'written' ELSE 'exists' END
     FROM unnest(nodes) AS n(node);
 END
+$$;
+
+-- 002's single-node write, kept for workers of the previous version during a rolling deploy: now the same write
+-- (so that it marks the task too).
+CREATE OR REPLACE FUNCTION write_checkpoint(task_id bigint, lease_token uuid, node text, output jsonb,
+                                            duration_ms double precision)
+RETURNS text
+LANGUAGE sql AS $$
+    SELECT w.outcome FROM write_checkpoints(write_checkpoint.task_id, write_checkpoint.lease_token,
+        ARRAY[write_checkpoint.node], ARRAY[write_checkpoint.output], ARRAY[write_checkpoint.duration_ms]) AS w
 $$;
 
 -- 004's grants, with write_checkpoints among the worker's functions.
@@ -133,6 +156,6 @@ END
 $$;
 
 
--- CREATE OR REPLACE reset claim_task's SECURITY DEFINER and pinned search_path (privileges are kept); this sets them
--- again and covers write_checkpoints.
+-- CREATE OR REPLACE reset the SECURITY DEFINER and pinned search_path of claim_task and write_checkpoint (privileges
+-- are kept); this sets them again and covers write_checkpoints.
 SELECT agentqueue_grant_roles();
