@@ -144,7 +144,8 @@ public struct GraphRunReport: Sendable {
 }
 
 /// Runs a graph for one claimed task: loads its checkpoints, runs only the nodes that have none (in parallel as
-/// soon as their dependencies finished), and checkpoints each node right after it finishes.
+/// soon as their dependencies finished), and checkpoints each node right after it finishes (written behind the
+/// running nodes, in order; a node that is not checkpointed waits for every write).
 ///
 /// Between nodes it checks the task's control: a lost lease or a requested cancellation stops the run at the next
 /// node boundary (``TaskInterruption``). No transaction is open while a node runs.
@@ -153,8 +154,9 @@ public struct GraphRunner: Sendable {
     public let store: CheckpointStore?
     let logger: Logger
 
-    /// How long a finished node's checkpoint waits for parallel nodes that are still running, to share their write.
-    static let checkpointGathering: Duration = .milliseconds(2)
+    /// How long a finished node's checkpoint may wait while other nodes run, so that what they finish meanwhile shares
+    /// its statement. A crash in that window costs the node's rerun, as a crash before any checkpoint would.
+    static let checkpointWindow: Duration = .milliseconds(5)
 
     /// Creates a runner.
     public init(store: CheckpointStore?, logger: Logger) {
@@ -194,24 +196,37 @@ public struct GraphRunner: Sendable {
         var running: Set<String> = []
         let clock = ContinuousClock()
 
-        // Outputs of nodes that finished but whose checkpoint is not written yet: queued (the next write takes all of
-        // them: parallel nodes that finish together share one statement) or being written. A node's dependents
-        // start only once its checkpoint is written.
+        // Checkpoints are written behind the nodes, in order, one statement at a time: a finished node's output is
+        // queued and its dependents start at once. An output is written within `checkpointWindow` while other nodes
+        // run (what they finish meanwhile shares the statement), and at once when nothing else runs, when a node
+        // waits for it, or when the run stops; each write takes every output queued so far. So a checkpoint commits
+        // no earlier than those of the nodes it depends on, and a resumed task never holds a node's checkpoint
+        // without its inputs'. A node that is not checkpointed (the last one, which records the result and ends the
+        // task) starts only once every checkpoint is written, and the run ends only then.
         var unwritten: [CheckpointStore.NodeOutput] = []
-        var writing: [CheckpointStore.NodeOutput] = []
-
-        // While other checkpointed nodes still run, an output waits up to this long for theirs (one write for the
-        // parallel stage instead of one per node); once none runs, it is written at once.
-        var gatheringScheduled = false
+        var writing = false
+        var windowTimer = false
+        var checkpointsPending: Bool { writing || !unwritten.isEmpty }
+        // Why the run stops at a node boundary. A requested cancellation first lets the checkpoints of the nodes
+        // that finished be written (a retried task resumes from them); a lost lease or a shutdown stops at once.
+        var stop: (any Error)?
+        func stopNow() -> Bool {
+            guard let stop else { return false }
+            return !checkpointsPending || (stop as? TaskInterruption) != .cancelRequested
+        }
 
         try await withThrowingTaskGroup(of: GraphEvent.self) { group in
-            func startReadyNodes() throws {
+            func startReadyNodes() {
                 for node in graph.nodes
                 where done[node.name] == nil && !running.contains(node.name)
                     && node.dependencies.allSatisfy({ done[$0] != nil })
+                    && (node.checkpointed || store == nil || !checkpointsPending)
                 {
                     // A node boundary: stop here when the lease is gone or cancellation was requested.
-                    try context.checkBoundary()
+                    if stop == nil {
+                        do { try context.checkBoundary() } catch { stop = error }
+                    }
+                    if stop != nil { return }
                     running.insert(node.name)
                     let inputs = NodeInputs(outputs: done, durations: resumed.merging(executed) { $1 })
                     context.logger.debug("node started", metadata: ["node": "\(node.name)"])
@@ -222,81 +237,83 @@ public struct GraphRunner: Sendable {
                     }
                 }
             }
-            func finish(_ name: String, _ output: PostgresJSON, _ duration: Duration) {
-                running.remove(name)
-                done[name] = output
-                executed[name] = duration
-                context.logger.debug(
-                    "node finished", metadata: ["node": "\(name)", "duration_ms": "\(Int(duration.inMilliseconds))"]
-                )
-            }
-            func startWrite(gathering: Bool = true) {
-                guard let store, writing.isEmpty, !unwritten.isEmpty else { return }
-                let siblingsRunning = running.contains { name in
-                    byName[name]!.checkpointed && !unwritten.contains { $0.node == name }
+            func writeIfDue(windowElapsed: Bool = false) {
+                guard let store, !writing, !unwritten.isEmpty else { return }
+                let nodeWaiting = graph.nodes.contains { node in
+                    !node.checkpointed && done[node.name] == nil && !running.contains(node.name)
+                        && node.dependencies.allSatisfy { done[$0] != nil }
                 }
-                if gathering && siblingsRunning {
-                    if !gatheringScheduled {
-                        gatheringScheduled = true
+                if !windowElapsed && !running.isEmpty && !nodeWaiting && stop == nil {
+                    if !windowTimer {
+                        windowTimer = true
                         group.addTask {
-                            try await Task.sleep(for: Self.checkpointGathering)
-                            return .gathered
+                            try await Task.sleep(for: Self.checkpointWindow)
+                            return .windowElapsed
                         }
                     }
                     return
                 }
-                writing = unwritten
+                writing = true
+                let batch = unwritten
                 unwritten = []
-                let batch = writing
-                group.addTask { .written(try await store.write(lease: lease, batch)) }
+                group.addTask { .written(batch.map(\.node), try await store.write(lease: lease, batch)) }
             }
-            try startReadyNodes()
+            startReadyNodes()
+            if let stop, stopNow() { throw stop }
             while let event = try await group.next() {
                 switch event {
                 case .finished(let name, let output, let duration):
+                    running.remove(name)
+                    done[name] = output
+                    executed[name] = duration
+                    context.logger.debug(
+                        "node finished",
+                        metadata: ["node": "\(name)", "duration_ms": "\(Int(duration.inMilliseconds))"]
+                    )
                     let node = byName[name]!
                     if node.checkpointed, store != nil {
                         unwritten.append(
                             .init(node: name, version: node.outputVersion, output: output, duration: duration)
                         )
-                        startWrite()
-                    } else {
-                        finish(name, output, duration)
                     }
-                case .gathered:
-                    gatheringScheduled = false
-                    startWrite(gathering: false)
-                case .written(let outcomes):
-                    for item in writing {
-                        guard let outcome = outcomes[item.node] else {
-                            throw PostgresError.unexpectedResult("write_checkpoints returned no outcome for \(item.node)")
+                case .windowElapsed:
+                    windowTimer = false
+                    writeIfDue(windowElapsed: true)
+                case .written(let nodes, let outcomes):
+                    writing = false
+                    for node in nodes {
+                        guard let outcome = outcomes[node] else {
+                            throw PostgresError.unexpectedResult("write_checkpoints returned no outcome for \(node)")
                         }
                         if outcome == .leaseLost {
                             context.control.markLeaseLost()
                             throw TaskInterruption.leaseLost
                         }
-                        finish(item.node, item.output, item.duration)
                     }
-                    writing = []
-                    startWrite()
                 }
                 if done.count == graph.nodes.count {
-                    // Everything ran and is written; only a gathering timer may be left.
-                    group.cancelAll()
-                    break
+                    writeIfDue()
+                    if !checkpointsPending {
+                        // Everything ran and is written; only a window timer may be left.
+                        group.cancelAll()
+                        break
+                    }
                 }
-                try startReadyNodes()
+                startReadyNodes()
+                writeIfDue()
+                if let stop, stopNow() { throw stop }
             }
         }
         return GraphRunReport(outputs: done, executed: executed, resumed: resumed)
     }
 }
 
-/// What a graph run waits for: a node finished, or a checkpoint write came back.
+/// What a graph run waits for: a node finished, a checkpoint write (of these nodes) came back, or the window for
+/// gathering checkpoints into one write has passed.
 enum GraphEvent: Sendable {
     case finished(String, PostgresJSON, Duration)
-    case gathered
-    case written([String: CheckpointWrite])
+    case written([String], [String: CheckpointWrite])
+    case windowElapsed
 }
 
 /// Runs `body`, failing with a timeout error when it takes longer than `limit` (it is cancelled then).
