@@ -64,7 +64,7 @@ let package = Package(
             name: "ReviewAgents",
             dependencies: [
                 "Digests",
-                .product(name: "Yams", package: "Yams")
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings
         ),
@@ -215,7 +215,8 @@ let package = Package(
         .testTarget(
             name: "ReviewWorkflowTests",
             dependencies: [
-                "ReviewWorkflow", "AgentGraph", "ReviewStore", "TaskQueue", "PostgresClient", "WorkerDaemon", "TestSupport",
+                "ReviewWorkflow", "AgentGraph", "ReviewStore", "TaskQueue", "PostgresClient", "WorkerDaemon",
+                "TestSupport",
             ],
             exclude: ["fake_github.py"],
             swiftSettings: strictSettings

@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 public import PostgresClient
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One step of a graph: an async function from the outputs of the nodes it depends on to its own output.
 public struct GraphNode: Sendable {
@@ -85,7 +86,8 @@ public struct AgentGraphDefinition: Sendable {
         while !remaining.isEmpty {
             let ready = remaining.filter { $0.value.isEmpty }.map(\.key)
             guard !ready.isEmpty else {
-                throw .invalidDefinition("the graph has a cycle among \(remaining.keys.sorted().joined(separator: ", "))")
+                throw .invalidDefinition(
+                    "the graph has a cycle among \(remaining.keys.sorted().joined(separator: ", "))")
             }
             for name in ready { remaining[name] = nil }
             for key in remaining.keys { remaining[key]?.subtract(ready) }

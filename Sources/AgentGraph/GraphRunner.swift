@@ -165,7 +165,9 @@ public struct GraphRunner: Sendable {
     }
 
     /// Runs the graph for a task.
-    public func run(_ graph: AgentGraphDefinition, task: ClaimedTask, context: TaskContext) async throws -> GraphRunReport {
+    public func run(_ graph: AgentGraphDefinition, task: ClaimedTask, context: TaskContext) async throws
+        -> GraphRunReport
+    {
         let lease = task.lease
         var done: [String: PostgresJSON] = [:]
         var resumed: [String: Duration] = [:]
@@ -232,7 +234,9 @@ public struct GraphRunner: Sendable {
                     context.logger.debug("node started", metadata: ["node": "\(node.name)"])
                     group.addTask {
                         let start = clock.now
-                        let output = try await withTimeout(node.timeout, node: node.name) { try await node.body(inputs) }
+                        let output = try await withTimeout(node.timeout, node: node.name) {
+                            try await node.body(inputs)
+                        }
                         return .finished(node.name, output, clock.now - start)
                     }
                 }
@@ -334,4 +338,3 @@ func withTimeout<T: Sendable>(
         return value
     }
 }
-

@@ -1,7 +1,7 @@
 internal import CLibPQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How to reach a PostgreSQL server, validated once when created.

@@ -1,10 +1,10 @@
 internal import CLibPQ
-public import Logging
 import Dispatch
+public import Logging
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One connection to PostgreSQL over libpq.
@@ -67,9 +67,10 @@ public final class PostgresConnection: @unchecked Sendable {
         let queue = executor?.queue ?? DispatchQueue(label: "agentqueue.postgres.connection")
         let connection: PostgresConnection = try await withCheckedThrowingContinuation { continuation in
             queue.async {
-                continuation.resume(with: Result { () throws(PostgresError) in
-                    try Self.connectBlocking(configuration: configuration, queue: queue, logger: logger)
-                })
+                continuation.resume(
+                    with: Result { () throws(PostgresError) in
+                        try Self.connectBlocking(configuration: configuration, queue: queue, logger: logger)
+                    })
             }
         }
         if !configuration.sessionSettings.isEmpty {
@@ -92,7 +93,9 @@ public final class PostgresConnection: @unchecked Sendable {
         logger: Logger
     ) throws(PostgresError) -> PostgresConnection {
         let keywords = ["connect_timeout", "fallback_application_name", "dbname"]
-        let values = ["\(configuration.connectTimeoutSeconds)", configuration.applicationName, configuration.connectionString]
+        let values = [
+            "\(configuration.connectTimeoutSeconds)", configuration.applicationName, configuration.connectionString,
+        ]
         let handle: OpaquePointer? = withCStringArray(keywords) { keywordPointers in
             withCStringArray(values) { valuePointers in
                 PQconnectdbParams(keywordPointers, valuePointers, 1)
@@ -117,7 +120,9 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Opens a connection, blocking the calling thread. Only for threads outside Swift's cooperative pool
     /// (for example a heartbeat thread that must keep running while every cooperative thread is busy).
-    public static func connectBlocking(configuration: PostgresConfiguration, logger: Logger) throws -> PostgresConnection {
+    public static func connectBlocking(configuration: PostgresConfiguration, logger: Logger) throws
+        -> PostgresConnection
+    {
         let queue = DispatchQueue(label: "agentqueue.postgres.connection")
         let connection = try queue.sync { () throws -> PostgresConnection in
             try Self.connectBlocking(configuration: configuration, queue: queue, logger: logger)
@@ -288,7 +293,9 @@ public final class PostgresConnection: @unchecked Sendable {
                     self.state.withLock { state in
                         state.running = nil
                         state.lastFinished = token
-                        if case .failure(let error) = result, error.isConnectionLoss || PQstatus(self.handle) != CONNECTION_OK {
+                        if case .failure(let error) = result,
+                            error.isConnectionLoss || PQstatus(self.handle) != CONNECTION_OK
+                        {
                             state.broken = true
                         }
                     }

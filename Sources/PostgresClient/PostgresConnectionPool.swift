@@ -18,7 +18,9 @@ public final class PostgresConnectionPool: Sendable {
         public var maximumIdleConnections: Int
 
         /// Creates a pool configuration.
-        public init(maximumConnections: Int = 10, acquireTimeout: Duration = .seconds(10), maximumIdleConnections: Int? = nil) {
+        public init(
+            maximumConnections: Int = 10, acquireTimeout: Duration = .seconds(10), maximumIdleConnections: Int? = nil
+        ) {
             precondition(maximumConnections > 0, "a pool needs at least one connection")
             self.maximumConnections = maximumConnections
             self.acquireTimeout = acquireTimeout
@@ -136,7 +138,8 @@ public final class PostgresConnectionPool: Sendable {
             switch step {
             case .reuse(let connection):
                 if connection.isUsable() { return connection }
-                logger.debug("replacing a broken pooled connection", metadata: ["pg.backend_pid": "\(connection.backendPID)"])
+                logger.debug(
+                    "replacing a broken pooled connection", metadata: ["pg.backend_pid": "\(connection.backendPID)"])
                 state.withLock { $0.open -= 1 }
                 await connection.close()
                 continue
@@ -170,9 +173,11 @@ public final class PostgresConnectionPool: Sendable {
         let timeout = configuration.acquireTimeout
         let timer = Task {
             try await Task.sleep(for: timeout)
-            self.failWaiter(id: id, with: PostgresError.poolTimeout(
-                "no database connection became free within \(timeout) (pool size \(self.configuration.maximumConnections))"
-            ))
+            self.failWaiter(
+                id: id,
+                with: PostgresError.poolTimeout(
+                    "no database connection became free within \(timeout) (pool size \(self.configuration.maximumConnections))"
+                ))
         }
         defer { timer.cancel() }
         return try await withTaskCancellationHandler {

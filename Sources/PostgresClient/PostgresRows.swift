@@ -73,7 +73,8 @@ public struct PostgresRow: Sendable {
     ///   type that cannot be decoded as `T`.
     public func decode<T: PostgresDecodable>(_ type: T.Type = T.self, _ column: String) throws(PostgresError) -> T {
         guard let position = storage.column(named: column) else {
-            throw .decoding("no column named \"\(column)\" in the result (columns: \(storage.columnNames.joined(separator: ", ")))")
+            throw .decoding(
+                "no column named \"\(column)\" in the result (columns: \(storage.columnNames.joined(separator: ", ")))")
         }
         return try decode(T.self, at: position)
     }

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// What a `review` task reviews: the payload of the task.
@@ -103,7 +103,8 @@ public struct ReviewRequest: Codable, Sendable, Hashable {
         var source = container.nestedContainer(keyedBy: SourceKeys.self, forKey: .source)
         switch self.source {
         case .diff(let text): try source.encode(text, forKey: .diff)
-        case .git(let path, let base, let head): try source.encode(GitRange(path: path, base: base, head: head), forKey: .git)
+        case .git(let path, let base, let head):
+            try source.encode(GitRange(path: path, base: base, head: head), forKey: .git)
         case .pullRequest(let url): try source.encode(url, forKey: .prURL)
         }
         try container.encodeIfPresent(repo, forKey: .repo)

@@ -30,7 +30,8 @@ public enum ReviewRecorder {
             if analytics {
                 stored.reviewID = try await insertReview(result, request: request, taskID: lease.taskID, on: connection)
             }
-            let completion = try await QueueClient.complete(lease, result: try PostgresJSON(encoding: stored), on: connection)
+            let completion = try await QueueClient.complete(
+                lease, result: try PostgresJSON(encoding: stored), on: connection)
             guard completion == .written else {
                 // Cannot happen while the row is locked; treat it as a lost lease and roll everything back.
                 throw LeaseLostDuringRecording()

@@ -1,8 +1,9 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import TaskQueue
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// A pull request named by its GitHub URL, `https://github.com/OWNER/NAME/pull/N`.
 public struct PullRequestReference: Sendable, Hashable {
@@ -26,7 +27,8 @@ public struct PullRequestReference: Sendable, Hashable {
     }
 
     private static func isNameCharacter(_ character: Character) -> Bool {
-        character.isASCII && (character.isLetter || character.isNumber || character == "-" || character == "_" || character == ".")
+        character.isASCII
+            && (character.isLetter || character.isNumber || character == "-" || character == "_" || character == ".")
     }
 }
 
@@ -57,7 +59,8 @@ struct GitHubClient: Sendable {
             let info = try JSONDecoder().decode(PullRequestJSON.self, from: data)
             return PullRequestInfo(title: info.title, author: info.user?.login, headSHA: info.head?.sha)
         } catch {
-            throw TaskFailure.retryable("GitHub returned an unreadable pull request for \(reference.repo)#\(reference.number)")
+            throw TaskFailure.retryable(
+                "GitHub returned an unreadable pull request for \(reference.repo)#\(reference.number)")
         }
     }
 
@@ -65,7 +68,9 @@ struct GitHubClient: Sendable {
     func diff(_ reference: PullRequestReference, maximumBytes: Int) async throws -> [UInt8] {
         let data = try await get(reference, accept: "application/vnd.github.diff")
         guard data.count <= maximumBytes else {
-            throw TaskFailure.permanent("the diff of \(reference.repo)#\(reference.number) is \(data.count) bytes; the limit is \(maximumBytes)")
+            throw TaskFailure.permanent(
+                "the diff of \(reference.repo)#\(reference.number) is \(data.count) bytes; the limit is \(maximumBytes)"
+            )
         }
         return [UInt8](data)
     }
@@ -102,7 +107,8 @@ struct GitHubClient: Sendable {
         case 404:
             throw TaskFailure.permanent("pull request \(name) was not found on GitHub (or the token cannot see it)")
         case 406, 422:
-            throw TaskFailure.permanent("GitHub cannot produce the diff of \(name) (HTTP \(status)); it may be too large")
+            throw TaskFailure.permanent(
+                "GitHub cannot produce the diff of \(name) (HTTP \(status)); it may be too large")
         default:
             throw TaskFailure.retryable("GitHub answered HTTP \(status) for \(name); will retry")
         }

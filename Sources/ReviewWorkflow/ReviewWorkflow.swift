@@ -1,6 +1,6 @@
+import AgentGraph
 import Dispatch
 import Foundation
-import AgentGraph
 import Logging
 public import ModelAgents
 public import PostgresClient
@@ -85,7 +85,8 @@ public struct ReviewHandler: TaskHandler {
         let clock = ContinuousClock()
         let started = clock.now
         let graph = try makeGraph(request: request, task: task, started: started, context: context)
-        let runner = GraphRunner(store: configuration.checkpointing ? CheckpointStore(pool: pool) : nil, logger: context.logger)
+        let runner = GraphRunner(
+            store: configuration.checkpointing ? CheckpointStore(pool: pool) : nil, logger: context.logger)
         let report = try await runner.run(graph, task: task, context: context)
         let persisted = try report.output(of: "persist", as: PersistOutput.self)
         context.logger.info(
@@ -122,11 +123,13 @@ public struct ReviewHandler: TaskHandler {
         var nodes = [fetch]
         for kind in AgentKind.allCases {
             nodes.append(
-                GraphNode(kind.rawValue, dependsOn: ["fetch_diff"], timeout: timeout, output: AgentOutput.self) { done in
+                GraphNode(kind.rawValue, dependsOn: ["fetch_diff"], timeout: timeout, output: AgentOutput.self) {
+                    done in
                     try await Self.pause(delays[kind.rawValue])
                     let input = try inputs.input(from: try done.output(of: "fetch_diff", as: FetchedDiff.self))
                     guard input.configuration.isEnabled(kind) else { return AgentOutput(findings: []) }
-                    return try await Self.review(kind, input: input, reviewer: configuration.modelReviewer, context: context)
+                    return try await Self.review(
+                        kind, input: input, reviewer: configuration.modelReviewer, context: context)
                 }
             )
         }
@@ -165,7 +168,8 @@ public struct ReviewHandler: TaskHandler {
                     executionTimeMilliseconds: (ContinuousClock.now - started).inMilliseconds
                 )
                 return try await Self.persist(
-                    result, request: request.enriched(with: fetched), durations: done.durations, usages: usages, task: task,
+                    result, request: request.enriched(with: fetched), durations: done.durations, usages: usages,
+                    task: task,
                     pool: pool, analytics: configuration.analytics, context: context
                 )
             }
@@ -223,7 +227,9 @@ public struct ReviewHandler: TaskHandler {
                 modelLatencyMilliseconds: usage?.latencyMilliseconds
             )
         }
-        switch try await ReviewRecorder.record(result, request: request, lease: task.lease, analytics: analytics, pool: pool) {
+        switch try await ReviewRecorder.record(
+            result, request: request, lease: task.lease, analytics: analytics, pool: pool)
+        {
         case .leaseLost:
             context.control.markLeaseLost()
             throw TaskInterruption.leaseLost
@@ -255,7 +261,8 @@ public struct ReviewHandler: TaskHandler {
     // MARK: fetch_diff
 
     /// Gets the diff (and, where it lives, the repository configuration) for a request.
-    static func fetch(_ request: ReviewRequest, configuration: ReviewWorkflowConfiguration) async throws -> FetchedDiff {
+    static func fetch(_ request: ReviewRequest, configuration: ReviewWorkflowConfiguration) async throws -> FetchedDiff
+    {
         let limits = DiffLimits.default
         switch request.source {
         case .diff(let text):
@@ -276,12 +283,14 @@ public struct ReviewHandler: TaskHandler {
             return FetchedDiff(bytes: bytes, configuration: configurationText, title: nil, author: nil, headSHA: nil)
         case .pullRequest(let url):
             guard let reference = PullRequestReference(url: url) else {
-                throw TaskFailure.permanent("'\(url)' is not a GitHub pull request URL (https://github.com/OWNER/NAME/pull/N)")
+                throw TaskFailure.permanent(
+                    "'\(url)' is not a GitHub pull request URL (https://github.com/OWNER/NAME/pull/N)")
             }
             let client = GitHubClient(apiURL: configuration.githubAPIURL, token: configuration.githubToken, timeout: 60)
             let info = try await client.pullRequest(reference)
             let bytes = try await client.diff(reference, maximumBytes: limits.maxBytes)
-            return FetchedDiff(bytes: bytes, configuration: nil, title: info.title, author: info.author, headSHA: info.headSHA)
+            return FetchedDiff(
+                bytes: bytes, configuration: nil, title: info.title, author: info.author, headSHA: info.headSHA)
         }
     }
 }

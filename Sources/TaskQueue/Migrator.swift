@@ -1,11 +1,12 @@
-#if canImport(FoundationEssentials)
-public import FoundationEssentials
-#else
-public import Foundation
-#endif
 import Digests
 public import Logging
 public import PostgresClient
+
+#if canImport(FoundationEssentials)
+    public import FoundationEssentials
+#else
+    public import Foundation
+#endif
 
 /// One numbered SQL migration from `database/migrations/NNN_name.sql`.
 public struct Migration: Sendable, Hashable {
@@ -146,7 +147,8 @@ public struct Migrator: Sendable {
                     try await connection.withTransaction { connection in
                         try await connection.simpleQuery(migration.sql)
                         let elapsed = start.duration(to: clock.now)
-                        let milliseconds = Double(elapsed.components.seconds) * 1000
+                        let milliseconds =
+                            Double(elapsed.components.seconds) * 1000
                             + Double(elapsed.components.attoseconds) / 1e15
                         try await connection.execute(
                             """
@@ -250,7 +252,8 @@ public struct Migrator: Sendable {
     }
 
     /// Holds a session-level advisory lock, one per schema, for the duration of `body`.
-    private func withMigrationLock<T>(on connection: PostgresConnection, _ body: () async throws -> T) async throws -> T {
+    private func withMigrationLock<T>(on connection: PostgresConnection, _ body: () async throws -> T) async throws -> T
+    {
         let key: PostgresQuery = "hashtext('agentqueue.migrations:' || coalesce(current_schema(), ''))"
         try await connection.query("SELECT pg_advisory_lock(\(fragment: key))")
         do {

@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-public import FoundationEssentials
-#else
-public import Foundation
-#endif
 public import PostgresClient
+
+#if canImport(FoundationEssentials)
+    public import FoundationEssentials
+#else
+    public import Foundation
+#endif
 
 /// Where a task is in its life. A retry is `pending` with a later `runAfter`.
 public enum TaskState: String, Sendable, Codable, CaseIterable {

@@ -1,10 +1,11 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 public import Logging
 public import PostgresClient
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Every operation on tasks, through the queue's SQL functions.
 ///
@@ -39,7 +40,8 @@ public struct QueueClient: Sendable {
             """
         )
         guard let row = rows.single else { throw PostgresError.unexpectedResult("enqueue_task returned no row") }
-        return EnqueueResult(id: try row.decode(Int64.self, "id"), deduplicated: try row.decode(Bool.self, "deduplicated"))
+        return EnqueueResult(
+            id: try row.decode(Int64.self, "id"), deduplicated: try row.decode(Bool.self, "deduplicated"))
     }
 
     /// Enqueues many tasks in one statement; all or nothing. Results are in the order of `tasks`.
@@ -70,7 +72,8 @@ public struct QueueClient: Sendable {
         text.reserveCapacity(tasks.reduce(2) { $0 + $1.payload.text.utf8.count + 96 })
         for (index, task) in tasks.enumerated() {
             if index > 0 { text += "," }
-            text += "{\"kind\":\(jsonString(task.kind)),\"queue\":\(jsonString(task.queue)),\"payload\":\(task.payload.text)"
+            text +=
+                "{\"kind\":\(jsonString(task.kind)),\"queue\":\(jsonString(task.queue)),\"payload\":\(task.payload.text)"
             text += ",\"priority\":\(task.priority),\"max_attempts\":\(task.maxAttempts)"
             if let runAfter = task.runAfter, let value = runAfter.postgresText {
                 text += ",\"run_after\":\(jsonString(value))"

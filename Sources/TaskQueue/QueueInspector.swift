@@ -1,9 +1,9 @@
 public import PostgresClient
 
 #if canImport(FoundationEssentials)
-public import FoundationEssentials
+    public import FoundationEssentials
 #else
-public import Foundation
+    public import Foundation
 #endif
 
 // The read side of the queue for operators (queuectl's list, show, stats, workers, top) and the multi-task

@@ -1,13 +1,14 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-public import TaskQueue
+public import Logging
+import ModelAgents
 public import PostgresClient
 import ReviewWorkflow
-import ModelAgents
-public import Logging
+public import TaskQueue
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The handlers a worker runs, by task kind.
 public struct HandlerRegistry: Sendable {
@@ -49,7 +50,8 @@ public struct NoopHandler: TaskHandler {
         do {
             payload = try task.record.payload.decode(Payload.self)
         } catch {
-            throw TaskFailure.permanent("noop payload is invalid: expected {sleep_ms?: int, fail?: string, permanent?: bool}")
+            throw TaskFailure.permanent(
+                "noop payload is invalid: expected {sleep_ms?: int, fail?: string, permanent?: bool}")
         }
         if let milliseconds = payload.sleep_ms, milliseconds > 0 {
             try await Task.sleep(for: .milliseconds(milliseconds))

@@ -20,7 +20,10 @@ final class LeaseKeeper: Service {
     private let stop = DispatchSemaphore(value: 0)
     private let stopped = Atomic<Bool>(false)
 
-    init(configuration: PostgresConfiguration, state: WorkerState, leaseDuration: Duration, interval: Duration, logger: Logger) {
+    init(
+        configuration: PostgresConfiguration, state: WorkerState, leaseDuration: Duration, interval: Duration,
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.state = state
         self.leaseDuration = leaseDuration
@@ -79,9 +82,12 @@ final class LeaseKeeper: Service {
                 // A lease can also be gone because its own attempt completed the task meanwhile (a handler that
                 // completes in its own transaction): that is not a loss, and its work must not be stopped.
                 let gone = leases.filter { held[$0.taskID] == nil }
-                let completed = gone.isEmpty ? [] : try QueueClient.taskIDs(
-                    in: try connection!.queryBlocking(QueueClient.completedByOwnAttemptStatement(gone))
-                )
+                let completed =
+                    gone.isEmpty
+                    ? []
+                    : try QueueClient.taskIDs(
+                        in: try connection!.queryBlocking(QueueClient.completedByOwnAttemptStatement(gone))
+                    )
                 state.databaseSucceeded()
                 let after = clock.now
                 for lease in leases {
@@ -90,7 +96,8 @@ final class LeaseKeeper: Service {
                         if cancelRequested { state.cancelRequested(taskID: lease.taskID) }
                     } else if !completed.contains(lease.taskID) && state.leaseLost(taskID: lease.taskID) {
                         // Only for attempts still at work: one writing its outcome ends its lease itself.
-                        logger.warning("lease lost", metadata: ["task.id": "\(lease.taskID)", "attempt": "\(lease.attempt)"])
+                        logger.warning(
+                            "lease lost", metadata: ["task.id": "\(lease.taskID)", "attempt": "\(lease.attempt)"])
                     }
                 }
             } catch {

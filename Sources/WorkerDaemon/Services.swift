@@ -1,18 +1,19 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Logging
 import PostgresClient
 import ServiceLifecycle
+import Synchronization
 import Systemd
 import TaskQueue
 import UnixSignals
-import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Rescues tasks whose lease expired, on a jittered interval; at start, also the tasks earlier boots of this
@@ -31,7 +32,8 @@ struct RescueService: Service {
                 ownerPrefix: identity.stablePrefix, currentOwner: identity.id, retry: retry
             )
             if !previous.isEmpty {
-                logger.notice("rescued tasks of an earlier boot of this worker", metadata: ["count": "\(previous.count)"])
+                logger.notice(
+                    "rescued tasks of an earlier boot of this worker", metadata: ["count": "\(previous.count)"])
                 state.wakeup.signal()
             }
         } catch {
@@ -45,8 +47,10 @@ struct RescueService: Service {
                     for task in rescued {
                         logger.notice(
                             "rescued a task whose lease expired",
-                            metadata: ["task.id": "\(task.id)", "state": "\(task.state.rawValue)",
-                                       "previous_worker": "\(task.previousOwner ?? "-")"]
+                            metadata: [
+                                "task.id": "\(task.id)", "state": "\(task.state.rawValue)",
+                                "previous_worker": "\(task.previousOwner ?? "-")",
+                            ]
                         )
                     }
                     if !rescued.isEmpty { state.wakeup.signal() }

@@ -1,15 +1,16 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 public import Logging
 public import PostgresClient
 public import Systemd
 import TaskQueue
 
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Everything a worker process is configured with, validated once at start (and again on reload).
@@ -118,7 +119,9 @@ public struct WorkerConfiguration: Sendable {
     }
 
     /// Builds and validates a configuration from settings.
-    public init(settings: [String: String], instance: String?, logFormatOverride: LogFormat? = nil) throws(ConfigurationError) {
+    public init(settings: [String: String], instance: String?, logFormatOverride: LogFormat? = nil)
+        throws(ConfigurationError)
+    {
         let reader = SettingsReader(settings: settings)
         guard let url = settings["DATABASE_URL"], !url.isEmpty else {
             throw ConfigurationError(
@@ -215,7 +218,8 @@ public enum ConfigurationFile {
         guard let file = fopen(path, "r") else {
             let code = errno
             if code == ENOENT && !missingIsError { return nil }
-            throw ConfigurationError(setting: "--config", "file \(path) cannot be read (\(String(cString: strerror(code))))")
+            throw ConfigurationError(
+                setting: "--config", "file \(path) cannot be read (\(String(cString: strerror(code))))")
         }
         defer { fclose(file) }
         var bytes: [UInt8] = []
@@ -283,20 +287,27 @@ struct SettingsReader {
     func integer(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
         guard let text = value(name) else { return fallback }
         guard let number = Int(text), range.contains(number) else {
-            throw ConfigurationError(setting: name, "must be a whole number from \(range.lowerBound) to \(range.upperBound) (got '\(text)')")
+            throw ConfigurationError(
+                setting: name, "must be a whole number from \(range.lowerBound) to \(range.upperBound) (got '\(text)')")
         }
         return number
     }
 
-    func seconds(_ name: String, default fallback: Double, range: ClosedRange<Double>) throws(ConfigurationError) -> Duration {
+    func seconds(_ name: String, default fallback: Double, range: ClosedRange<Double>) throws(ConfigurationError)
+        -> Duration
+    {
         guard let text = value(name) else { return .milliseconds(Int64(fallback * 1000)) }
         guard let number = Double(text), number.isFinite, range.contains(number) else {
-            throw ConfigurationError(setting: name, "must be a number of seconds from \(range.lowerBound) to \(range.upperBound) (got '\(text)')")
+            throw ConfigurationError(
+                setting: name,
+                "must be a number of seconds from \(range.lowerBound) to \(range.upperBound) (got '\(text)')")
         }
         return .milliseconds(Int64((number * 1000).rounded()))
     }
 
-    func milliseconds(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws(ConfigurationError) -> Duration {
+    func milliseconds(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws(ConfigurationError)
+        -> Duration
+    {
         .milliseconds(try integer(name, default: fallback, range: range))
     }
 
@@ -320,7 +331,8 @@ struct SettingsReader {
         guard let text = value(name)?.lowercased() else { return fallback }
         let aliases = ["warn": "warning", "err": "error", "crit": "critical", "fatal": "critical"]
         guard let level = Logger.Level(rawValue: aliases[text] ?? text) else {
-            throw ConfigurationError(setting: name, "must be one of trace, debug, info, notice, warning, error, critical (got '\(text)')")
+            throw ConfigurationError(
+                setting: name, "must be one of trace, debug, info, notice, warning, error, critical (got '\(text)')")
         }
         return level
     }

@@ -1,15 +1,16 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 public import Logging
 public import PostgresClient
 import ServiceLifecycle
+import Synchronization
 public import Systemd
 import TaskQueue
-import Synchronization
 import UnixSignals
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The worker process: waits for the database, then runs the claim loop, heartbeat, rescuer, listener, registry
 /// and systemd notifier in one `ServiceGroup` until SIGTERM.
@@ -39,12 +40,14 @@ public enum WorkerDaemon {
             "starting",
             metadata: [
                 "version": "\(AgentQueueInfo.version)", "database": "\(configuration.database.redactedDescription)",
-                "queues": "\(configuration.queues.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
+                "queues": "\(configuration.queues.joined(separator: ","))",
+                "concurrency": "\(configuration.concurrency)",
             ]
         )
         let router = await SignalRouter.start()
         defer { router.stop() }
-        guard await waitForDatabase(configuration: configuration, router: router, notifier: notifier, logger: logger) else {
+        guard await waitForDatabase(configuration: configuration, router: router, notifier: notifier, logger: logger)
+        else {
             logger.info("stopped before the database was ready")
             notifier.stopping()
             return
@@ -73,20 +76,24 @@ public enum WorkerDaemon {
                 state.update(settings: .init(concurrency: next.concurrency, queues: next.queues))
                 logger.notice(
                     "configuration reloaded",
-                    metadata: ["log_level": "\(next.logLevel)", "concurrency": "\(next.concurrency)",
-                               "queues": "\(next.queues.joined(separator: ","))"]
+                    metadata: [
+                        "log_level": "\(next.logLevel)", "concurrency": "\(next.concurrency)",
+                        "queues": "\(next.queues.joined(separator: ","))",
+                    ]
                 )
                 status = "reloaded: \(state.runningCount)/\(state.settings.concurrency) busy"
             } catch {
                 logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
-                status = "reload failed, running settings kept: \(state.runningCount)/\(state.settings.concurrency) busy · "
+                status =
+                    "reload failed, running settings kept: \(state.runningCount)/\(state.settings.concurrency) busy · "
                     + configuration.redact("\(error)")
             }
             notifier.ready(status: status)
         }
 
         var services: [any Service] = [
-            SignalService(router: router, state: state, notifier: notifier, trigger: trigger, reload: reload, logger: logger),
+            SignalService(
+                router: router, state: state, notifier: notifier, trigger: trigger, reload: reload, logger: logger),
             SystemdService(configuration: configuration, state: state, pool: pool, notifier: notifier, logger: logger),
             RegistryService(identity: identity, configuration: configuration, state: state, pool: pool, logger: logger),
             RescueService(identity: identity, configuration: configuration, state: state, queue: queue, logger: logger),
@@ -132,11 +139,13 @@ public enum WorkerDaemon {
                 attempt += 1
                 let problem: String
                 do {
-                    let connection = try await PostgresConnection.connect(configuration: configuration.database, logger: logger)
+                    let connection = try await PostgresConnection.connect(
+                        configuration: configuration.database, logger: logger)
                     let version = try await Migrator.currentVersion(on: connection)
                     await connection.close()
                     if version == Migrator.latestVersion { return true }
-                    problem = version < Migrator.latestVersion
+                    problem =
+                        version < Migrator.latestVersion
                         ? "the database schema is at version \(version) but this worker needs "
                             + "\(Migrator.latestVersion): run `queuectl migrate`"
                         : "the database schema is at version \(version), newer than this worker knows "

@@ -1,13 +1,14 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Logging
 import PostgresClient
 import ServiceLifecycle
 import Systemd
 import TaskQueue
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The claim loop and the attempts it runs.
 ///
@@ -42,9 +43,11 @@ final class WorkerService: Service {
         self.handlers = handlers
         self.notifier = notifier
         self.logger = logger
-        claimConnection = PinnedConnection(label: "agentqueue.claim", configuration: configuration.database, logger: logger)
+        claimConnection = PinnedConnection(
+            label: "agentqueue.claim", configuration: configuration.database, logger: logger)
         completer = BatchCompleter(
-            connection: PinnedConnection(label: "agentqueue.complete", configuration: configuration.database, logger: logger),
+            connection: PinnedConnection(
+                label: "agentqueue.complete", configuration: configuration.database, logger: logger),
             patience: configuration.leaseDuration,
             databaseSucceeded: { state.databaseSucceeded() },
             databaseFailed: { state.databaseFailed($0) },
@@ -188,7 +191,8 @@ final class WorkerService: Service {
         taskLogger.debug("task started")
 
         guard let handler = handlers.handler(for: task.record.kind) else {
-            let message = "unknown task kind '\(task.record.kind)': this worker runs \(handlers.kinds.joined(separator: ", "))"
+            let message =
+                "unknown task kind '\(task.record.kind)': this worker runs \(handlers.kinds.joined(separator: ", "))"
             taskLogger.error("unknown task kind")
             state.beginFinishing(taskID: lease.taskID)
             _ = await write(lease, logger: taskLogger) {
@@ -254,7 +258,8 @@ final class WorkerService: Service {
             logger.info("task handed back", metadata: ["released": "\(written == .written)"])
             return nil
         case .failure(let error as TaskFailure):
-            return await fail(lease, message: configuration.redact(error.message), permanent: error.permanent, logger: logger)
+            return await fail(
+                lease, message: configuration.redact(error.message), permanent: error.permanent, logger: logger)
         case .failure(let error):
             return await fail(lease, message: configuration.redact("\(error)"), permanent: false, logger: logger)
         }
@@ -280,7 +285,8 @@ final class WorkerService: Service {
 
     /// Runs a fenced write, retrying transient database errors for up to a lease period. A write that cannot be
     /// made leaves the task to expire and be rescued (at-least-once).
-    private func write<T: Sendable>(_ lease: Lease, logger: Logger, _ body: @Sendable () async throws -> T) async -> T? {
+    private func write<T: Sendable>(_ lease: Lease, logger: Logger, _ body: @Sendable () async throws -> T) async -> T?
+    {
         let clock = ContinuousClock()
         let deadline = clock.now + configuration.leaseDuration
         var attempt = 0
@@ -294,7 +300,8 @@ final class WorkerService: Service {
                 state.databaseFailed(configuration.redact("\(error)"))
                 try? await Task.sleep(for: .milliseconds(min(2000, 50 << min(attempt, 6))))
             } catch {
-                logger.error("could not record the task's outcome", metadata: ["error": "\(configuration.redact("\(error)"))"])
+                logger.error(
+                    "could not record the task's outcome", metadata: ["error": "\(configuration.redact("\(error)"))"])
                 return nil
             }
         }

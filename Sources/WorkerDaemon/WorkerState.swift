@@ -188,7 +188,8 @@ public final class WorkerState: Sendable {
         inner.withLock {
             Snapshot(
                 running: $0.running.count, concurrency: $0.settings.concurrency, done: $0.done, failed: $0.failed,
-                pending: $0.pendingInQueues, lastClaimTick: $0.lastClaimTick, lastDatabaseSuccess: $0.lastDatabaseSuccess,
+                pending: $0.pendingInQueues, lastClaimTick: $0.lastClaimTick,
+                lastDatabaseSuccess: $0.lastDatabaseSuccess,
                 lastDatabaseError: $0.lastDatabaseError, draining: $0.draining
             )
         }

@@ -4,7 +4,7 @@ import Systemd
 import WorkerDaemon
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension LogFormat: ExpressibleByArgument {}
@@ -69,7 +69,8 @@ struct QueueWorker: AsyncParsableCommand {
             return
         }
         let logLevel = LogLevelSetting(configuration.logLevel)
-        let factory = LogHandlerFactory(format: configuration.logFormat, level: logLevel, syslogIdentifier: "queue-worker")
+        let factory = LogHandlerFactory(
+            format: configuration.logFormat, level: logLevel, syslogIdentifier: "queue-worker")
         let secrets = configuration
         LoggingSystem.bootstrap(
             { label, provider in
@@ -103,7 +104,9 @@ struct QueueWorker: AsyncParsableCommand {
                 configuration: configuration,
                 reloadConfiguration: reload,
                 logLevel: logLevel,
-                handlers: { pool in try WorkerDaemon.standardHandlers(configuration: configuration, pool: pool, logger: logger) },
+                handlers: { pool in
+                    try WorkerDaemon.standardHandlers(configuration: configuration, pool: pool, logger: logger)
+                },
                 logger: logger
             )
         } catch {

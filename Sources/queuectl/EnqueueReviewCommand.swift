@@ -1,12 +1,13 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import ArgumentParser
 import PostgresClient
 import ReviewStore
 import TaskQueue
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `queuectl enqueue review`: a pull request review for the workers.
 struct EnqueueReviewCommand: AsyncParsableCommand {
@@ -76,19 +77,24 @@ struct EnqueueReviewCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The pull request author.", valueName: "login"))
     var author: String?
 
-    @Option(name: .customLong("head-sha"), help: ArgumentHelp("The head commit reviewed (part of the dedupe key).", valueName: "sha"))
+    @Option(
+        name: .customLong("head-sha"),
+        help: ArgumentHelp("The head commit reviewed (part of the dedupe key).", valueName: "sha"))
     var headSHA: String?
 
     @OptionGroup var placement: TaskPlacementOptions
 
-    @Option(name: .customLong("dedupe-key"), help: ArgumentHelp("Use this dedupe key instead of review:OWNER/NAME#N@SHA.", valueName: "key"))
+    @Option(
+        name: .customLong("dedupe-key"),
+        help: ArgumentHelp("Use this dedupe key instead of review:OWNER/NAME#N@SHA.", valueName: "key"))
     var dedupeKey: String?
 
     @Flag(help: "Enqueue even if the same review is pending or running (no dedupe key).")
     var force = false
 
     @Option(
-        help: ArgumentHelp("Enqueue every line of a JSONL file of review requests (- for standard input).", valueName: "file"),
+        help: ArgumentHelp(
+            "Enqueue every line of a JSONL file of review requests (- for standard input).", valueName: "file"),
         completion: .file()
     )
     var from: String?
@@ -111,7 +117,8 @@ struct EnqueueReviewCommand: AsyncParsableCommand {
             let conflicting = [
                 diff.map { _ in "--diff" }, git.map { _ in "--git" }, prURL.map { _ in "--pr-url" },
                 repo.map { _ in "--repo" }, prNumber.map { _ in "--pr" }, title.map { _ in "--title" },
-                author.map { _ in "--author" }, headSHA.map { _ in "--head-sha" }, dedupeKey.map { _ in "--dedupe-key" },
+                author.map { _ in "--author" }, headSHA.map { _ in "--head-sha" },
+                dedupeKey.map { _ in "--dedupe-key" },
                 waiting.wait ? "--wait" : nil,
             ].compactMap { $0 }
             if let first = conflicting.first {
@@ -156,9 +163,11 @@ struct EnqueueReviewCommand: AsyncParsableCommand {
                     let now = try await QueueInspector(pool: pool).now()
                     let runAfter = placement.runAfter?.resolve(now: now)
                     let tasks = try requests.map { line in
-                        NumberedTask(line: line.number, task: try makeTask(line.request, runAfter: runAfter, dedupeKey: nil))
+                        NumberedTask(
+                            line: line.number, task: try makeTask(line.request, runAfter: runAfter, dedupeKey: nil))
                     }
-                    try await enqueueBatches(tasks, client: QueueClient(pool: pool, logger: logger), options: batch, json: json)
+                    try await enqueueBatches(
+                        tasks, client: QueueClient(pool: pool, logger: logger), options: batch, json: json)
                 }
                 return
             }
@@ -307,7 +316,9 @@ struct EnqueueReviewCommand: AsyncParsableCommand {
                 }
                 if let repo = request.repo, let problem = Self.repoProblem(repo) { throw CLIFailure(problem) }
                 if let number = request.prNumber, number <= 0 { throw CLIFailure("pr_number must be positive") }
-                if let sha = request.headSHA, let problem = Self.shaProblem(sha) { throw CLIFailure("head_sha: \(problem)") }
+                if let sha = request.headSHA, let problem = Self.shaProblem(sha) {
+                    throw CLIFailure("head_sha: \(problem)")
+                }
                 requests.append((line.number, request))
             } catch let failure as CLIFailure {
                 throw CLIFailure("\(origin) line \(line.number): \(failure.description)", exitCode: CLIExit.usage)
@@ -335,19 +346,22 @@ struct EnqueueReviewCommand: AsyncParsableCommand {
     /// Why a repository name is not `owner/name`, or `nil`.
     static func repoProblem(_ repo: String) -> String? {
         let parts = repo.split(separator: "/", omittingEmptySubsequences: false)
-        let valid = parts.count == 2 && parts.allSatisfy { part in
-            (1...100).contains(part.utf8.count) && part != "." && part != ".."
-                && part.utf8.allSatisfy { byte in
-                    byte.isASCIIDigit || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
-                        || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
-                }
-        }
+        let valid =
+            parts.count == 2
+            && parts.allSatisfy { part in
+                (1...100).contains(part.utf8.count) && part != "." && part != ".."
+                    && part.utf8.allSatisfy { byte in
+                        byte.isASCIIDigit || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                            || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
+                    }
+            }
         return valid ? nil : "the repository must be OWNER/NAME, e.g. acme/api (got '\(repo.prefix(120))')"
     }
 
     /// Why a commit id is not 7-64 hexadecimal digits, or `nil`.
     static func shaProblem(_ sha: String) -> String? {
-        let valid = (7...64).contains(sha.utf8.count)
+        let valid =
+            (7...64).contains(sha.utf8.count)
             && sha.utf8.allSatisfy { $0.isASCIIDigit || (0x61...0x66).contains($0) || (0x41...0x46).contains($0) }
         return valid ? nil : "a commit id is 7-64 hexadecimal digits (got '\(sha.prefix(80))')"
     }

@@ -1,11 +1,12 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import ArgumentParser
 import PostgresClient
 import TaskQueue
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `queuectl migrate`: apply the schema, or show which migrations are applied.
 struct MigrateCommand: AsyncParsableCommand {
@@ -69,10 +70,12 @@ struct MigrateCommand: AsyncParsableCommand {
                 let applied_at: Date?
                 let duration_ms: Double?
             }
-            try printJSON(statuses.map {
-                Row(version: $0.version, name: $0.name, state: $0.state.rawValue, applied_at: $0.appliedAt,
-                    duration_ms: $0.durationMilliseconds)
-            })
+            try printJSON(
+                statuses.map {
+                    Row(
+                        version: $0.version, name: $0.name, state: $0.state.rawValue, applied_at: $0.appliedAt,
+                        duration_ms: $0.durationMilliseconds)
+                })
             return
         }
         let table = TextTable(headers: ["VERSION", "NAME", "STATE", "APPLIED AT"])

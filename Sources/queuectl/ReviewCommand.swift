@@ -2,11 +2,11 @@ import ArgumentParser
 import ReviewAgents
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `queuectl review`: runs the four review agents on a diff in-process, without a database.

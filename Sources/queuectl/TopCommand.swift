@@ -1,8 +1,8 @@
 import ArgumentParser
 import Dispatch
 import PostgresClient
-import TaskQueue
 import Synchronization
+import TaskQueue
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials

@@ -3,8 +3,8 @@ import Logging
 import ModelAgents
 import ReviewAgents
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 /// One scripted answer of fake_llm.py (see the script's docstring).
 struct ScriptedResponse: Encodable {

@@ -1,8 +1,8 @@
 import FoundationEssentials
 import Logging
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 @Suite("PostgreSQL round trips")
 struct RoundTripTests {
@@ -157,7 +157,8 @@ struct TransactionTests {
             try await connection.withTransaction { transaction in
                 try await transaction.execute("INSERT INTO ledger VALUES (\(3), \("third"))")
             }
-            let ids = try await connection.query("SELECT array_agg(id) AS ids FROM ledger").single?.decode([Int].self, "ids")
+            let ids = try await connection.query("SELECT array_agg(id) AS ids FROM ledger").single?.decode(
+                [Int].self, "ids")
             #expect(ids == [3])
         }
     }
@@ -357,7 +358,9 @@ struct ConfigurationTests {
     @Test("redaction masks passwords in URLs embedded in any message")
     func redaction() throws {
         let configuration = try PostgresConfiguration(connectionString: "postgres://u:p%40ss@db.example/x")
-        #expect(configuration.redact("failed for postgres://u:p%40ss@db.example/x and p@ss") == "failed for postgres://u:***@db.example/x and ***")
+        #expect(
+            configuration.redact("failed for postgres://u:p%40ss@db.example/x and p@ss")
+                == "failed for postgres://u:***@db.example/x and ***")
     }
 
     @Test(

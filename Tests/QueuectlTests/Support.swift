@@ -58,7 +58,8 @@ func runQueuectl(
     let output = try await TestProcesses.run(
         "queuectl", arguments, environment: environment, input: input, timeout: timeout
     )
-    return ProcessOutput(status: output.status, standardOutput: output.standardOutput, standardError: output.standardError)
+    return ProcessOutput(
+        status: output.status, standardOutput: output.standardOutput, standardError: output.standardError)
 }
 
 /// Decodes JSON text with ISO 8601 dates.

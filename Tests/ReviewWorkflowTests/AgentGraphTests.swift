@@ -4,8 +4,8 @@ import Logging
 import PostgresClient
 import Synchronization
 import TaskQueue
-import Testing
 import TestSupport
+import Testing
 
 struct Count: Codable, Sendable, Equatable {
     var value: Int
@@ -37,7 +37,9 @@ func diamond(_ counter: RunCounter, slow: Duration = .zero, failing: String? = n
             return Count(value: upstream + value)
         }
     }
-    return try AgentGraphDefinition([node("a", [], 1), node("b", ["a"], 10), node("c", ["a"], 100), node("d", ["b", "c"], 1000)])
+    return try AgentGraphDefinition([
+        node("a", [], 1), node("b", ["a"], 10), node("c", ["a"], 100), node("d", ["b", "c"], 1000),
+    ])
 }
 
 @Suite("agent graph")
@@ -59,24 +61,29 @@ struct AgentGraphTests {
         try await QueueFixture.with { fixture in
             let counter = RunCounter()
             _ = try await fixture.queue.enqueue(task())
-            let claimed = try #require(try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60)).first)
+            let claimed = try #require(
+                try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60)).first)
             let runner = GraphRunner(store: CheckpointStore(pool: fixture.pool), logger: TestDatabase.logger)
             let report = try await runner.run(try diamond(counter), task: claimed, context: context(fixture))
             #expect(try report.output(of: "d", as: Count.self) == Count(value: 1112))
             #expect(Set(report.executed.keys) == ["a", "b", "c", "d"])
-            #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM task_checkpoints WHERE task_id = \(claimed.lease.taskID)") == 4)
+            #expect(
+                try await fixture.scalar(
+                    Int.self, "SELECT count(*) FROM task_checkpoints WHERE task_id = \(claimed.lease.taskID)") == 4)
             // Claimed again (as after a crash and the rescue): the claim says the task has checkpoints, and
             // everything comes from them.
             #expect(!claimed.hasCheckpoints)
             #expect(try await fixture.queue.release(claimed.lease, reason: "resume") == .written)
-            let reclaimed = try #require(try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60)).first)
+            let reclaimed = try #require(
+                try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60)).first)
             #expect(reclaimed.hasCheckpoints)
             let again = try await runner.run(try diamond(counter), task: reclaimed, context: context(fixture))
             #expect(again.executed.isEmpty)
             #expect(Set(again.resumed.keys) == ["a", "b", "c", "d"])
             #expect(counter.snapshot == ["a": 1, "b": 1, "c": 1, "d": 1])
             // Checkpoints hold versioned JSON.
-            let stored = try await fixture.scalar(PostgresJSON.self, "SELECT output FROM task_checkpoints WHERE node = 'd'")
+            let stored = try await fixture.scalar(
+                PostgresJSON.self, "SELECT output FROM task_checkpoints WHERE node = 'd'")
             #expect(stored.text.contains("\"version\": 1"))
         }
     }
@@ -85,7 +92,8 @@ struct AgentGraphTests {
     func writeBehindOrderAndBarrier() async throws {
         try await QueueFixture.with { fixture in
             _ = try await fixture.queue.enqueue(task())
-            let claimed = try #require(try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60)).first)
+            let claimed = try #require(
+                try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60)).first)
             let taskID = claimed.lease.taskID
             let pool = fixture.pool
             // a → (b, c) → d → last; `last` is not checkpointed and counts the checkpoints it can see.
@@ -93,10 +101,13 @@ struct AgentGraphTests {
                 GraphNode(name, dependsOn: dependencies, output: Count.self) { _ in Count(value: 1) }
             }
             let last = GraphNode("last", dependsOn: ["d"], checkpointed: false, output: Count.self) { _ in
-                Count(value: try await pool.query("SELECT count(*) AS n FROM task_checkpoints WHERE task_id = \(taskID)")
-                    .single!.decode(Int.self, "n"))
+                Count(
+                    value: try await pool.query("SELECT count(*) AS n FROM task_checkpoints WHERE task_id = \(taskID)")
+                        .single!.decode(Int.self, "n"))
             }
-            let graph = try AgentGraphDefinition([node("a", []), node("b", ["a"]), node("c", ["a"]), node("d", ["b", "c"]), last])
+            let graph = try AgentGraphDefinition([
+                node("a", []), node("b", ["a"]), node("c", ["a"]), node("d", ["b", "c"]), last,
+            ])
             let runner = GraphRunner(store: CheckpointStore(pool: fixture.pool), logger: TestDatabase.logger)
             for _ in 0..<5 {
                 try await fixture.pool.execute("DELETE FROM task_checkpoints WHERE task_id = \(taskID)")
@@ -107,10 +118,12 @@ struct AgentGraphTests {
                 let rows = try await fixture.pool.query(
                     "SELECT node, created_at FROM task_checkpoints WHERE task_id = \(taskID)"
                 )
-                let at = Dictionary(uniqueKeysWithValues: try rows.map {
-                    (try $0.decode(String.self, "node"), try $0.decode(Date.self, "created_at"))
-                })
-                let a = try #require(at["a"]), b = try #require(at["b"]), c = try #require(at["c"]), d = try #require(at["d"])
+                let at = Dictionary(
+                    uniqueKeysWithValues: try rows.map {
+                        (try $0.decode(String.self, "node"), try $0.decode(Date.self, "created_at"))
+                    })
+                let a = try #require(at["a"]), b = try #require(at["b"]), c = try #require(at["c"]),
+                    d = try #require(at["d"])
                 #expect(a <= b && a <= c && b <= d && c <= d, "\(at)")
             }
         }
@@ -120,8 +133,10 @@ struct AgentGraphTests {
     func withoutCheckpoints() async throws {
         try await QueueFixture.with { fixture in
             _ = try await fixture.queue.enqueue(task())
-            let claimed = try #require(try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60)).first)
-            let report = try await GraphRunner(store: nil, logger: TestDatabase.logger).run(try diamond(RunCounter()), task: claimed, context: context(fixture))
+            let claimed = try #require(
+                try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60)).first)
+            let report = try await GraphRunner(store: nil, logger: TestDatabase.logger).run(
+                try diamond(RunCounter()), task: claimed, context: context(fixture))
             #expect(try report.output(of: "d", as: Count.self).value == 1112)
             #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM task_checkpoints") == 0)
         }
@@ -132,16 +147,29 @@ struct AgentGraphTests {
         try await QueueFixture.with { fixture in
             let counter = RunCounter()
             let id = try await fixture.queue.enqueue(task()).id
-            let stale = try #require(try await fixture.queue.claim(workerID: "stale", queues: ["default"], limit: 1, lease: .seconds(60)).first)
+            let stale = try #require(
+                try await fixture.queue.claim(workerID: "stale", queues: ["default"], limit: 1, lease: .seconds(60))
+                    .first)
             let runner = GraphRunner(store: CheckpointStore(pool: fixture.pool), logger: TestDatabase.logger)
-            let run = Task { try await runner.run(try diamond(counter, slow: .milliseconds(800)), task: stale, context: context(fixture)) }
-            let firstCheckpointed = try await eventually { try await fixture.scalar(Int.self, "SELECT count(*) FROM task_checkpoints") == 1 }
+            let run = Task {
+                try await runner.run(
+                    try diamond(counter, slow: .milliseconds(800)), task: stale, context: context(fixture))
+            }
+            let firstCheckpointed = try await eventually {
+                try await fixture.scalar(Int.self, "SELECT count(*) FROM task_checkpoints") == 1
+            }
             #expect(firstCheckpointed)
             // Another worker takes the task over while b and c run.
-            try await fixture.pool.execute("UPDATE tasks SET lease_expires_at = now() - interval '1 second' WHERE id = \(id)")
-            #expect(try await fixture.queue.rescueExpired(retry: RetryPolicy(base: .milliseconds(1), maximum: .milliseconds(1))).count == 1)
+            try await fixture.pool.execute(
+                "UPDATE tasks SET lease_expires_at = now() - interval '1 second' WHERE id = \(id)")
+            #expect(
+                try await fixture.queue.rescueExpired(
+                    retry: RetryPolicy(base: .milliseconds(1), maximum: .milliseconds(1))
+                ).count == 1)
             try await Task.sleep(for: .milliseconds(10))
-            let fresh = try #require(try await fixture.queue.claim(workerID: "fresh", queues: ["default"], limit: 1, lease: .seconds(60)).first)
+            let fresh = try #require(
+                try await fixture.queue.claim(workerID: "fresh", queues: ["default"], limit: 1, lease: .seconds(60))
+                    .first)
             await #expect(throws: TaskInterruption.leaseLost) { try await run.value }
             // Only a's checkpoint (written under the valid lease) exists; b, c and d wrote nothing. (Checkpoints are
             // written behind the nodes, so d may have started before the write of b and c told the stale worker
@@ -150,7 +178,8 @@ struct AgentGraphTests {
             #expect(try nodes.map { try $0.decode(String.self, "node") } == ["a"])
             #expect((counter.snapshot["d"] ?? 0) <= 1)
             // The new holder resumes from a's checkpoint.
-            let report = try await runner.run(try diamond(counter), task: fresh, context: context(fixture, worker: "fresh"))
+            let report = try await runner.run(
+                try diamond(counter), task: fresh, context: context(fixture, worker: "fresh"))
             #expect(Set(report.resumed.keys) == ["a"])
             #expect(try report.output(of: "d", as: Count.self).value == 1112)
         }
@@ -161,10 +190,15 @@ struct AgentGraphTests {
         try await QueueFixture.with { fixture in
             let counter = RunCounter()
             _ = try await fixture.queue.enqueue(task())
-            let claimed = try #require(try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60)).first)
+            let claimed = try #require(
+                try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60)).first)
             let control = TaskControl()
             let runner = GraphRunner(store: CheckpointStore(pool: fixture.pool), logger: TestDatabase.logger)
-            let run = Task { try await runner.run(try diamond(counter, slow: .milliseconds(500)), task: claimed, context: context(fixture, control: control)) }
+            let run = Task {
+                try await runner.run(
+                    try diamond(counter, slow: .milliseconds(500)), task: claimed,
+                    context: context(fixture, control: control))
+            }
             // Cancel while b and c run.
             let running = await eventually(timeout: .seconds(20), every: .milliseconds(5)) {
                 counter.snapshot["b"] == 1 && counter.snapshot["c"] == 1
@@ -182,7 +216,8 @@ struct AgentGraphTests {
     func failuresAndTimeouts() async throws {
         try await QueueFixture.with { fixture in
             _ = try await fixture.queue.enqueue(task())
-            let claimed = try #require(try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60)).first)
+            let claimed = try #require(
+                try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60)).first)
             let runner = GraphRunner(store: CheckpointStore(pool: fixture.pool), logger: TestDatabase.logger)
             await #expect(throws: TaskFailure.self) {
                 try await runner.run(try diamond(RunCounter(), failing: "c"), task: claimed, context: context(fixture))
@@ -195,7 +230,9 @@ struct AgentGraphTests {
             ])
             let clock = ContinuousClock()
             let start = clock.now
-            let error = await #expect(throws: GraphError.self) { try await runner.run(slow, task: claimed, context: context(fixture)) }
+            let error = await #expect(throws: GraphError.self) {
+                try await runner.run(slow, task: claimed, context: context(fixture))
+            }
             #expect(error?.description.contains("did not finish within") == true)
             #expect(clock.now - start < .seconds(5))
         }

@@ -48,7 +48,8 @@ struct CheckpointBatchTests {
     func singleNodeWrite() async throws {
         try await QueueFixture.with { fixture in
             _ = try await fixture.queue.enqueue([task(), task()])
-            let claimed = try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 2, lease: .seconds(60))
+            let claimed = try await fixture.queue.claim(
+                workerID: "w", queues: ["default"], limit: 2, lease: .seconds(60))
             try #require(claimed.count == 2)
             func write(_ task: ClaimedTask, _ node: String) async throws -> String {
                 try await fixture.scalar(
@@ -63,7 +64,10 @@ struct CheckpointBatchTests {
             let flags = try await fixture.pool.query(
                 "SELECT id, checkpointed FROM tasks WHERE id = ANY (\([claimed[0].lease.taskID, claimed[1].lease.taskID])::bigint[])"
             )
-            let byID = Dictionary(uniqueKeysWithValues: try flags.map { (try $0.decode(Int64.self, "id"), try $0.decode(Bool.self, "checkpointed")) })
+            let byID = Dictionary(
+                uniqueKeysWithValues: try flags.map {
+                    (try $0.decode(Int64.self, "id"), try $0.decode(Bool.self, "checkpointed"))
+                })
             #expect(byID == [claimed[0].lease.taskID: true, claimed[1].lease.taskID: false])
         }
     }

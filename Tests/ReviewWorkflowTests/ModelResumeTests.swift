@@ -2,8 +2,8 @@ import Foundation
 import PostgresClient
 import ReviewStore
 import TaskQueue
-import Testing
 import TestSupport
+import Testing
 
 /// Runs `body` with the base URL of ModelAgentsTests' fake chat-completions server (answering every request with
 /// no findings) and the path of its request log.
@@ -15,7 +15,8 @@ func withFakeModel(_ body: (String, String) async throws -> Void) async throws {
         .write(toFile: directory + "/script.json", atomically: true, encoding: .utf8)
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("ModelAgentsTests/fake_llm.py").path
-    try await withPythonServer(script: script, arguments: [directory + "/script.json", directory + "/requests.jsonl"]) { port in
+    try await withPythonServer(script: script, arguments: [directory + "/script.json", directory + "/requests.jsonl"]) {
+        port in
         try await body("http://127.0.0.1:\(port)/v1", directory + "/requests.jsonl")
     }
 }
@@ -27,7 +28,10 @@ struct ModelResumeTests {
         try await withFakeModel { api, requestLog in
             try await QueueFixture.with { fixture in
                 let id = try await fixture.queue.enqueue(try reviewTask(ReviewRequest(source: .diff(sampleDiff)))).id
-                let model = ["LLM_MODE": "both", "LLM_BASE_URL": api, "LLM_MODEL": "test-model", "LLM_API_KEY": "sk-test-key-123456"]
+                let model = [
+                    "LLM_MODE": "both", "LLM_BASE_URL": api, "LLM_MODEL": "test-model",
+                    "LLM_API_KEY": "sk-test-key-123456",
+                ]
                 let victim = try RunningProcess(
                     "queue-worker", ["--instance", "model-victim"],
                     environment: try reviewWorkerEnvironment(
@@ -36,16 +40,20 @@ struct ModelResumeTests {
                 )
                 let twoAgentsDone = try await eventually(timeout: .seconds(20)) {
                     try await fixture.scalar(
-                        Int.self, "SELECT count(*) FROM task_checkpoints WHERE task_id = \(id) AND node IN ('security', 'scale')"
+                        Int.self,
+                        "SELECT count(*) FROM task_checkpoints WHERE task_id = \(id) AND node IN ('security', 'scale')"
                     ) == 2
                 }
                 #expect(twoAgentsDone, "\(victim.log)")
                 victim.send(SIGKILL)
                 await victim.waitForExit()
                 let survivor = try RunningProcess(
-                    "queue-worker", ["--instance", "model-survivor"], environment: try reviewWorkerEnvironment(fixture, model)
+                    "queue-worker", ["--instance", "model-survivor"],
+                    environment: try reviewWorkerEnvironment(fixture, model)
                 )
-                let finished = try await eventually(timeout: .seconds(20)) { try await fixture.queue.task(id: id)?.state == .succeeded }
+                let finished = try await eventually(timeout: .seconds(20)) {
+                    try await fixture.queue.task(id: id)?.state == .succeeded
+                }
                 #expect(finished, "\(survivor.log)")
                 survivor.send(SIGTERM)
                 #expect(await survivor.waitForExit() == 0)

@@ -2,8 +2,8 @@ import Foundation
 import PostgresClient
 import ReviewStore
 import TaskQueue
-import Testing
 import TestSupport
+import Testing
 import WorkerDaemon
 
 /// A login role that belongs to a group role, dropped afterwards; `body` gets a URL that logs in as it.
@@ -13,7 +13,8 @@ func withLoginRole(
     _ body: (String) async throws -> Void
 ) async throws {
     let name = "aq_test_\(group.replacing("agentqueue_", with: ""))_\(UInt32.random(in: 0...UInt32.max))"
-    try await fixture.pool.execute(PostgresQuery(unsafeSQL: "CREATE ROLE \(PostgresQuery.quoteIdentifier(name)) LOGIN IN ROLE \(group)"))
+    try await fixture.pool.execute(
+        PostgresQuery(unsafeSQL: "CREATE ROLE \(PostgresQuery.quoteIdentifier(name)) LOGIN IN ROLE \(group)"))
     do {
         let base = try fixture.url
         // Replace the user of the test server's URL (postgresql://postgres@host:port/db?…).
@@ -32,7 +33,8 @@ private func dropRole(_ name: String, fixture: QueueFixture) async throws {
 }
 
 func connection(_ url: String) async throws -> PostgresConnection {
-    try await PostgresConnection.connect(configuration: try PostgresConfiguration(connectionString: url), logger: TestDatabase.logger)
+    try await PostgresConnection.connect(
+        configuration: try PostgresConfiguration(connectionString: url), logger: TestDatabase.logger)
 }
 
 @Suite("least privilege", .serialized)
@@ -42,16 +44,25 @@ struct PrivilegeTests {
         try await QueueFixture.with { fixture in
             try await withLoginRole(in: "agentqueue_worker", fixture: fixture) { url in
                 // A real worker process logged in as the worker role does a real review.
-                let id = try await fixture.queue.enqueue(try reviewTask(ReviewRequest(source: .diff(sampleDiff), repo: "acme/api", prNumber: 1))).id
+                let id = try await fixture.queue.enqueue(
+                    try reviewTask(ReviewRequest(source: .diff(sampleDiff), repo: "acme/api", prNumber: 1))
+                ).id
                 var environment = try reviewWorkerEnvironment(fixture)
                 environment["DATABASE_URL"] = url
-                let worker = try RunningProcess("queue-worker", ["--instance", "least-privilege"], environment: environment)
-                let done = try await eventually(timeout: .seconds(20)) { try await fixture.queue.task(id: id)?.state == .succeeded }
+                let worker = try RunningProcess(
+                    "queue-worker", ["--instance", "least-privilege"], environment: environment)
+                let done = try await eventually(timeout: .seconds(20)) {
+                    try await fixture.queue.task(id: id)?.state == .succeeded
+                }
                 #expect(done, "\(worker.log)")
                 worker.send(SIGTERM)
                 #expect(await worker.waitForExit() == 0, "\(worker.log)")
-                #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM review_history WHERE task_id = \(id)") == 1)
-                #expect(try await fixture.scalar(String.self, "SELECT state FROM workers WHERE instance = 'least-privilege'") == "stopped")
+                #expect(
+                    try await fixture.scalar(Int.self, "SELECT count(*) FROM review_history WHERE task_id = \(id)") == 1
+                )
+                #expect(
+                    try await fixture.scalar(
+                        String.self, "SELECT state FROM workers WHERE instance = 'least-privilege'") == "stopped")
 
                 let session = try await connection(url)
                 defer { Task { await session.close() } }
@@ -83,7 +94,10 @@ struct PrivilegeTests {
             try await withLoginRole(in: "agentqueue_reader", fixture: fixture) { url in
                 let session = try await connection(url)
                 defer { Task { await session.close() } }
-                for table in ["tasks", "task_events", "workers", "review_history", "findings", "agent_performance", "task_checkpoints", "pull_requests"] {
+                for table in [
+                    "tasks", "task_events", "workers", "review_history", "findings", "agent_performance",
+                    "task_checkpoints", "pull_requests",
+                ] {
                     _ = try await session.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(table)"))
                 }
                 #expect(try await session.query("SELECT count(*) AS n FROM tasks").single?.decode(Int.self, "n") == 1)
@@ -111,11 +125,15 @@ struct PrivilegeTests {
     @Test("worker sessions run with statement_timeout and idle_in_transaction_session_timeout")
     func sessionTimeouts() async throws {
         try await QueueFixture.with { fixture in
-            let configuration = try WorkerConfiguration(settings: ["DATABASE_URL": try fixture.url], instance: "probe").database
-            let session = try await PostgresConnection.connect(configuration: configuration, logger: TestDatabase.logger)
+            let configuration = try WorkerConfiguration(settings: ["DATABASE_URL": try fixture.url], instance: "probe")
+                .database
+            let session = try await PostgresConnection.connect(
+                configuration: configuration, logger: TestDatabase.logger)
             defer { Task { await session.close() } }
             #expect(try await session.query("SHOW statement_timeout").single?.decode(String.self, at: 0) == "1min")
-            #expect(try await session.query("SHOW idle_in_transaction_session_timeout").single?.decode(String.self, at: 0) == "1min")
+            #expect(
+                try await session.query("SHOW idle_in_transaction_session_timeout").single?.decode(String.self, at: 0)
+                    == "1min")
             let error = await #expect(throws: PostgresError.self) {
                 try await session.simpleQuery("SET statement_timeout = '100ms'; SELECT pg_sleep(2)")
             }

@@ -4,8 +4,8 @@ import PostgresClient
 import ReviewStore
 import ReviewWorkflow
 import TaskQueue
-import Testing
 import TestSupport
+import Testing
 
 /// A small diff with findings for three of the four agents.
 let sampleDiff = """
@@ -38,37 +38,53 @@ struct ReviewWorkflowProcessTests {
     @Test("a worker killed after two agents checkpointed: another finishes without rerunning them, recorded once")
     func resumeAfterSigkill() async throws {
         try await QueueFixture.with { fixture in
-            let id = try await fixture.queue.enqueue(try reviewTask(ReviewRequest(source: .diff(sampleDiff), repo: "acme/api", prNumber: 7))).id
+            let id = try await fixture.queue.enqueue(
+                try reviewTask(ReviewRequest(source: .diff(sampleDiff), repo: "acme/api", prNumber: 7))
+            ).id
             let victim = try RunningProcess(
                 "queue-worker", ["--instance", "victim"],
-                environment: try reviewWorkerEnvironment(fixture, ["AGENTQUEUE_NODE_DELAYS": "quality=60000,architecture=60000"])
+                environment: try reviewWorkerEnvironment(
+                    fixture, ["AGENTQUEUE_NODE_DELAYS": "quality=60000,architecture=60000"])
             )
             let twoAgentsDone = try await eventually(timeout: .seconds(20)) {
                 try await fixture.scalar(
-                    Int.self, "SELECT count(*) FROM task_checkpoints WHERE task_id = \(id) AND node IN ('security', 'scale')"
+                    Int.self,
+                    "SELECT count(*) FROM task_checkpoints WHERE task_id = \(id) AND node IN ('security', 'scale')"
                 ) == 2
             }
             #expect(twoAgentsDone, "\(victim.log)")
             victim.send(SIGKILL)
             await victim.waitForExit()
-            let survivor = try RunningProcess("queue-worker", ["--instance", "survivor"], environment: try reviewWorkerEnvironment(fixture))
-            let finished = try await eventually(timeout: .seconds(20)) { try await fixture.queue.task(id: id)?.state == .succeeded }
+            let survivor = try RunningProcess(
+                "queue-worker", ["--instance", "survivor"], environment: try reviewWorkerEnvironment(fixture))
+            let finished = try await eventually(timeout: .seconds(20)) {
+                try await fixture.queue.task(id: id)?.state == .succeeded
+            }
             #expect(finished, "\(survivor.log)")
             survivor.send(SIGTERM)
             #expect(await survivor.waitForExit() == 0)
 
             // Proof that the finished agents did not run again: their checkpoints are the first attempt's, and the
             // survivor never started those nodes for this task.
-            let rows = try await fixture.pool.query("SELECT node, attempt FROM task_checkpoints WHERE task_id = \(id) ORDER BY node")
-            let attempts = Dictionary(uniqueKeysWithValues: try rows.map { (try $0.decode(String.self, "node"), try $0.decode(Int.self, "attempt")) })
-            #expect(attempts == ["fetch_diff": 1, "security": 1, "scale": 1, "quality": 2, "architecture": 2, "verdict": 2])
+            let rows = try await fixture.pool.query(
+                "SELECT node, attempt FROM task_checkpoints WHERE task_id = \(id) ORDER BY node")
+            let attempts = Dictionary(
+                uniqueKeysWithValues: try rows.map {
+                    (try $0.decode(String.self, "node"), try $0.decode(Int.self, "attempt"))
+                })
+            #expect(
+                attempts == ["fetch_diff": 1, "security": 1, "scale": 1, "quality": 2, "architecture": 2, "verdict": 2])
             let startedBySurvivor = survivor.log.split(separator: "\n")
                 .filter { $0.contains("msg=\"node started\"") && $0.contains("task.id=\(id) ") }
-                .compactMap { line in line.split(separator: " ").first { $0.hasPrefix("node=") }.map { String($0.dropFirst(5)) } }
+                .compactMap { line in
+                    line.split(separator: " ").first { $0.hasPrefix("node=") }.map { String($0.dropFirst(5)) }
+                }
             #expect(Set(startedBySurvivor) == ["quality", "architecture", "verdict", "persist"])
             #expect(survivor.log.contains("resuming from checkpoints"))
-            #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM review_history WHERE task_id = \(id)") == 1)
-            #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM agent_performance WHERE task_id = \(id)") == 4)
+            #expect(
+                try await fixture.scalar(Int.self, "SELECT count(*) FROM review_history WHERE task_id = \(id)") == 1)
+            #expect(
+                try await fixture.scalar(Int.self, "SELECT count(*) FROM agent_performance WHERE task_id = \(id)") == 4)
             let result = try #require(try await fixture.queue.task(id: id)?.result).decode(ReviewResult.self)
             #expect(result.verdictStatus == .changesRequested)
             #expect(result.counts["security"] == 2)
@@ -90,10 +106,14 @@ struct ReviewWorkflowProcessTests {
             }
             #expect(agentsRunning)
             #expect(try await fixture.queue.cancel(id: id) == .cancelRequested)
-            let cancelled = try await eventually(timeout: .seconds(20)) { try await fixture.queue.task(id: id)?.state == .cancelled }
+            let cancelled = try await eventually(timeout: .seconds(20)) {
+                try await fixture.queue.task(id: id)?.state == .cancelled
+            }
             #expect(cancelled, "\(worker.log)")
             // The agents running when the request came finished; the verdict and persist never started.
-            #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM task_checkpoints WHERE task_id = \(id) AND node = 'verdict'") == 0)
+            #expect(
+                try await fixture.scalar(
+                    Int.self, "SELECT count(*) FROM task_checkpoints WHERE task_id = \(id) AND node = 'verdict'") == 0)
             #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM review_history") == 0)
             worker.send(SIGTERM)
             #expect(await worker.waitForExit() == 0)
@@ -104,14 +124,21 @@ struct ReviewWorkflowProcessTests {
     func unparseableDiff() async throws {
         try await QueueFixture.with { fixture in
             let bad = try await fixture.queue.enqueue(
-                try reviewTask(ReviewRequest(source: .diff("diff --git a/x b/x\n@@ this is not a hunk header @@\n+x\n")))
+                try reviewTask(
+                    ReviewRequest(source: .diff("diff --git a/x b/x\n@@ this is not a hunk header @@\n+x\n")))
             ).id
-            let garbage = try await fixture.queue.enqueue(try reviewTask(ReviewRequest(source: .diff("just some prose, no diff at all")))).id
-            let missingField = try await fixture.queue.enqueue(NewTask(kind: "review", payload: PostgresJSON(text: #"{"repo": "x/y"}"#))).id
+            let garbage = try await fixture.queue.enqueue(
+                try reviewTask(ReviewRequest(source: .diff("just some prose, no diff at all")))
+            ).id
+            let missingField = try await fixture.queue.enqueue(
+                NewTask(kind: "review", payload: PostgresJSON(text: #"{"repo": "x/y"}"#))
+            ).id
             let good = try await fixture.queue.enqueue(try reviewTask(ReviewRequest(source: .diff(sampleDiff)))).id
-            let worker = try RunningProcess("queue-worker", ["--instance", "bad-input"], environment: try reviewWorkerEnvironment(fixture))
+            let worker = try RunningProcess(
+                "queue-worker", ["--instance", "bad-input"], environment: try reviewWorkerEnvironment(fixture))
             let settled = try await eventually(timeout: .seconds(20)) {
-                try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks WHERE state IN ('dead', 'succeeded')") == 4
+                try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks WHERE state IN ('dead', 'succeeded')")
+                    == 4
             }
             #expect(settled, "\(worker.log)")
             for id in [bad, garbage, missingField] {
@@ -119,8 +146,12 @@ struct ReviewWorkflowProcessTests {
                 #expect(record.state == .dead)
                 #expect(record.attempt == 1)
             }
-            #expect(try await fixture.queue.task(id: bad)?.errors.first?.message.hasPrefix("the diff cannot be parsed") == true)
-            #expect(try await fixture.queue.task(id: missingField)?.errors.first?.message.contains("review payload is invalid") == true)
+            #expect(
+                try await fixture.queue.task(id: bad)?.errors.first?.message.hasPrefix("the diff cannot be parsed")
+                    == true)
+            #expect(
+                try await fixture.queue.task(id: missingField)?.errors.first?.message.contains(
+                    "review payload is invalid") == true)
             #expect(try await fixture.queue.task(id: good)?.state == .succeeded)
             #expect(worker.isRunning)
             worker.send(SIGTERM)
@@ -133,33 +164,43 @@ struct ReviewWorkflowProcessTests {
         try await withFakeGitHub { api, authorizationLog in
             try await QueueFixture.with { fixture in
                 let token = "ghp_testtoken0123456789abcdefABCDEF012345"
-                let ok = try await fixture.queue.enqueue(try reviewTask(ReviewRequest(source: .pullRequest(url: "https://github.com/acme/api/pull/12")))).id
-                let missing = try await fixture.queue.enqueue(try reviewTask(ReviewRequest(source: .pullRequest(url: "https://github.com/acme/api/pull/404")))).id
+                let ok = try await fixture.queue.enqueue(
+                    try reviewTask(ReviewRequest(source: .pullRequest(url: "https://github.com/acme/api/pull/12")))
+                ).id
+                let missing = try await fixture.queue.enqueue(
+                    try reviewTask(ReviewRequest(source: .pullRequest(url: "https://github.com/acme/api/pull/404")))
+                ).id
                 let flaky = try await fixture.queue.enqueue(
-                    try reviewTask(ReviewRequest(source: .pullRequest(url: "https://github.com/acme/api/pull/500")), maxAttempts: 2)
+                    try reviewTask(
+                        ReviewRequest(source: .pullRequest(url: "https://github.com/acme/api/pull/500")), maxAttempts: 2
+                    )
                 ).id
                 let worker = try RunningProcess(
                     "queue-worker", ["--instance", "github"],
                     environment: try reviewWorkerEnvironment(fixture, ["GITHUB_API_URL": api, "GITHUB_TOKEN": token])
                 )
                 let settled = try await eventually(timeout: .seconds(30)) {
-                    try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks WHERE state IN ('dead', 'succeeded')") == 3
+                    try await fixture.scalar(
+                        Int.self, "SELECT count(*) FROM tasks WHERE state IN ('dead', 'succeeded')") == 3
                 }
                 #expect(settled, "\(worker.log)")
                 worker.send(SIGTERM)
                 #expect(await worker.waitForExit() == 0)
 
                 #expect(try await fixture.queue.task(id: ok)?.state == .succeeded)
-                let row = try #require(try await fixture.pool.query(
-                    "SELECT repo, pr_number, pr_title, pr_author, head_sha, pr_url FROM review_history WHERE task_id = \(ok)"
-                ).single)
+                let row = try #require(
+                    try await fixture.pool.query(
+                        "SELECT repo, pr_number, pr_title, pr_author, head_sha, pr_url FROM review_history WHERE task_id = \(ok)"
+                    ).single)
                 #expect(try row.decode(String.self, "repo") == "acme/api")
                 #expect(try row.decode(Int.self, "pr_number") == 12)
                 #expect(try row.decode(String.self, "pr_title") == "Speed up the importer")
                 #expect(try row.decode(String.self, "pr_author") == "octocat")
                 #expect(try row.decode(String.self, "head_sha") == "0123456789abcdef0123456789abcdef01234567")
-                #expect(try await fixture.scalar(String.self, "SELECT last_head_sha FROM pull_requests WHERE repo = 'acme/api' AND number = 12")
-                    == "0123456789abcdef0123456789abcdef01234567")
+                #expect(
+                    try await fixture.scalar(
+                        String.self, "SELECT last_head_sha FROM pull_requests WHERE repo = 'acme/api' AND number = 12")
+                        == "0123456789abcdef0123456789abcdef01234567")
                 let missingRecord = try #require(try await fixture.queue.task(id: missing))
                 #expect(missingRecord.state == .dead)
                 #expect(missingRecord.attempt == 1)
@@ -173,13 +214,15 @@ struct ReviewWorkflowProcessTests {
                 let authorizations = try String(contentsOfFile: authorizationLog, encoding: .utf8)
                 #expect(authorizations.contains("Bearer \(token)"))
                 #expect(!worker.log.contains(token))
-                let errors = try await fixture.scalar(String.self, "SELECT coalesce(string_agg(errors::text, ' '), '') FROM tasks")
+                let errors = try await fixture.scalar(
+                    String.self, "SELECT coalesce(string_agg(errors::text, ' '), '') FROM tasks")
                 #expect(!errors.contains(token))
             }
         }
     }
 
-    @Test("a local git range is reviewed with the repository's configuration; analytics off keeps the result on the task")
+    @Test(
+        "a local git range is reviewed with the repository's configuration; analytics off keeps the result on the task")
     func gitRangeWithoutAnalytics() async throws {
         let repository = try makeGitRepository()
         defer { try? FileManager.default.removeItem(atPath: repository) }
@@ -192,10 +235,12 @@ struct ReviewWorkflowProcessTests {
             ).id
             let worker = try RunningProcess(
                 "queue-worker", ["--instance", "git"],
-                environment: try reviewWorkerEnvironment(fixture, ["ENABLE_ANALYTICS": "false", "ENABLE_CHECKPOINTING": "false"])
+                environment: try reviewWorkerEnvironment(
+                    fixture, ["ENABLE_ANALYTICS": "false", "ENABLE_CHECKPOINTING": "false"])
             )
             let settled = try await eventually(timeout: .seconds(20)) {
-                try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks WHERE state IN ('dead', 'succeeded')") == 2
+                try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks WHERE state IN ('dead', 'succeeded')")
+                    == 2
             }
             #expect(settled, "\(worker.log)")
             worker.send(SIGTERM)
@@ -226,11 +271,14 @@ func makeGitRepository() throws -> String {
         process.standardError = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestDatabaseError("git \(arguments.joined(separator: " ")) failed") }
+        guard process.terminationStatus == 0 else {
+            throw TestDatabaseError("git \(arguments.joined(separator: " ")) failed")
+        }
     }
     try git("init", "-q", "-b", "main")
     try "print('hello')\n".write(toFile: path + "/app.py", atomically: true, encoding: .utf8)
-    try "rules:\n  quality.debug-print:\n    enabled: false\n".write(toFile: path + "/.agentqueue.yml", atomically: true, encoding: .utf8)
+    try "rules:\n  quality.debug-print:\n    enabled: false\n".write(
+        toFile: path + "/.agentqueue.yml", atomically: true, encoding: .utf8)
     try git("add", ".")
     try git("commit", "-q", "-m", "first")
     try "import subprocess\ndef run(name):\n    subprocess.call('ls ' + name, shell=True)\n    print(name)\n"
@@ -246,8 +294,10 @@ func withFakeGitHub(_ body: (String, String) async throws -> Void) async throws 
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: directory) }
     try sampleDiff.write(toFile: directory + "/pr.diff", atomically: true, encoding: .utf8)
-    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("fake_github.py").path
-    try await withPythonServer(script: script, arguments: [directory + "/pr.diff", directory + "/authorization.log"]) { port in
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("fake_github.py")
+        .path
+    try await withPythonServer(script: script, arguments: [directory + "/pr.diff", directory + "/authorization.log"]) {
+        port in
         try await body("http://127.0.0.1:\(port)", directory + "/authorization.log")
     }
 }

@@ -2,8 +2,8 @@ import Foundation
 import PostgresClient
 import ReviewStore
 import TaskQueue
-import Testing
 import TestSupport
+import Testing
 
 @Suite("secrets", .serialized)
 struct SecretsTests {
@@ -29,9 +29,15 @@ struct SecretsTests {
                 try await server.migrate()
                 let pool = try server.pool()
                 let queue = QueueClient(pool: pool, logger: TestDatabase.logger)
-                let review = try await queue.enqueue(try reviewTask(ReviewRequest(source: .diff(diff), repo: "acme/api", prNumber: 3))).id
-                _ = try await queue.enqueue(try reviewTask(ReviewRequest(source: .pullRequest(url: "https://github.com/acme/api/pull/404"))))
-                _ = try await queue.enqueue(try reviewTask(ReviewRequest(source: .pullRequest(url: "https://github.com/acme/api/pull/500")), maxAttempts: 2))
+                let review = try await queue.enqueue(
+                    try reviewTask(ReviewRequest(source: .diff(diff), repo: "acme/api", prNumber: 3))
+                ).id
+                _ = try await queue.enqueue(
+                    try reviewTask(ReviewRequest(source: .pullRequest(url: "https://github.com/acme/api/pull/404"))))
+                _ = try await queue.enqueue(
+                    try reviewTask(
+                        ReviewRequest(source: .pullRequest(url: "https://github.com/acme/api/pull/500")), maxAttempts: 2
+                    ))
                 let listener = try NotifyListener()
                 let worker = try RunningProcess(
                     "queue-worker", ["--instance", "secrets"],
@@ -40,13 +46,16 @@ struct SecretsTests {
                         "GITHUB_TOKEN": githubToken, "GITHUB_API_URL": api, "LLM_API_KEY": modelKey,
                         "NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "1000000",
                         "LOG_LEVEL": "trace", "LOG_FORMAT": "logfmt",
-                        "WORKER_LEASE_SECONDS": "2", "WORKER_HEARTBEAT_SECONDS": "0.5", "WORKER_POLL_INTERVAL_MS": "200",
-                        "WORKER_RETRY_BASE_SECONDS": "0.05", "WORKER_RETRY_MAX_SECONDS": "0.1", "WORKER_DB_TOLERANCE_SECONDS": "1",
+                        "WORKER_LEASE_SECONDS": "2", "WORKER_HEARTBEAT_SECONDS": "0.5",
+                        "WORKER_POLL_INTERVAL_MS": "200",
+                        "WORKER_RETRY_BASE_SECONDS": "0.05", "WORKER_RETRY_MAX_SECONDS": "0.1",
+                        "WORKER_DB_TOLERANCE_SECONDS": "1",
                     ]
                 )
                 let settled = try await eventually(timeout: .seconds(30)) {
                     let reviewed = try await queue.task(id: review)?.state == .succeeded
-                    let dead = try await pool.query("SELECT count(*) AS n FROM tasks WHERE state = 'dead'").single?.decode(Int.self, "n")
+                    let dead = try await pool.query("SELECT count(*) AS n FROM tasks WHERE state = 'dead'").single?
+                        .decode(Int.self, "n")
                     return reviewed && dead == 2
                 }
                 #expect(settled, "\(worker.log.suffix(2000))")
@@ -56,21 +65,25 @@ struct SecretsTests {
                 try await pool.execute("CHECKPOINT")
                 await pool.close()
                 try await server.stop(mode: "immediate")
-                let unhealthy = await listener.first(timeout: .seconds(20)) { $0["STATUS"]?.contains("unhealthy") == true }
+                let unhealthy = await listener.first(timeout: .seconds(20)) {
+                    $0["STATUS"]?.contains("unhealthy") == true
+                }
                 #expect(unhealthy != nil)
                 try await server.start()
                 worker.send(SIGTERM)
                 #expect(await worker.waitForExit(timeout: .seconds(30)) == 0, "\(worker.log.suffix(2000))")
 
                 let checkPool = try server.pool()
-                let stored = try await checkPool.query(
-                    """
-                    SELECT coalesce((SELECT string_agg(errors::text || coalesce(result::text, ''), ' ') FROM tasks), '')
-                        || coalesce((SELECT string_agg(message || coalesce(suggestion, ''), ' ') FROM findings), '')
-                        || coalesce((SELECT string_agg(review_verdict, ' ') FROM review_history), '') AS everything
-                    """
-                ).single?.decode(String.self, "everything") ?? ""
-                let findings = try await checkPool.query("SELECT count(*) AS n FROM findings WHERE rule_id LIKE 'security.secret%'")
+                let stored =
+                    try await checkPool.query(
+                        """
+                        SELECT coalesce((SELECT string_agg(errors::text || coalesce(result::text, ''), ' ') FROM tasks), '')
+                            || coalesce((SELECT string_agg(message || coalesce(suggestion, ''), ' ') FROM findings), '')
+                            || coalesce((SELECT string_agg(review_verdict, ' ') FROM review_history), '') AS everything
+                        """
+                    ).single?.decode(String.self, "everything") ?? ""
+                let findings = try await checkPool.query(
+                    "SELECT count(*) AS n FROM findings WHERE rule_id LIKE 'security.secret%'")
                 #expect(try findings.single?.decode(Int.self, "n") ?? 0 >= 1)
                 await checkPool.close()
 

@@ -1,8 +1,8 @@
 import Foundation
 import PostgresClient
 import TaskQueue
-import Testing
 import TestSupport
+import Testing
 
 @Suite("migrations")
 struct MigratorTests {
@@ -17,7 +17,8 @@ struct MigratorTests {
             let second = try await migrator.migrate(on: connection)
             #expect(second.isEmpty)
             #expect(try await Migrator.currentVersion(on: connection) == Migrator.latestVersion)
-            let count = try await connection.query("SELECT count(*) AS n FROM schema_migrations").single?.decode(Int.self, "n")
+            let count = try await connection.query("SELECT count(*) AS n FROM schema_migrations").single?.decode(
+                Int.self, "n")
             #expect(count == Migrator.bundled.count)
             let statuses = try await migrator.status(on: connection)
             #expect(statuses.allSatisfy { $0.state == .applied })
@@ -67,7 +68,8 @@ struct MigratorTests {
             }
             #expect(appliedCounts.sorted() == [0, Migrator.bundled.count])
             let connection = try await schema.connect()
-            let versions = try await connection.query("SELECT count(DISTINCT version) AS v, count(*) AS n FROM schema_migrations")
+            let versions = try await connection.query(
+                "SELECT count(DISTINCT version) AS v, count(*) AS n FROM schema_migrations")
             #expect(try versions.single?.decode(Int.self, "v") == Migrator.bundled.count)
             #expect(try versions.single?.decode(Int.self, "n") == Migrator.bundled.count)
             await connection.close()
@@ -94,7 +96,8 @@ struct MigratorTests {
             }
             #expect(error?.description.contains("002_second.sql") == true)
             // Nothing after the refusal was applied.
-            let third = try await connection.query("SELECT to_regclass('third') IS NULL AS absent").single?.decode(Bool.self, "absent")
+            let third = try await connection.query("SELECT to_regclass('third') IS NULL AS absent").single?.decode(
+                Bool.self, "absent")
             #expect(third == true)
             let statuses = try await Migrator(migrations: edited, logger: TestDatabase.logger).status(on: connection)
             #expect(statuses.map(\.state) == [.applied, .changed, .pending])
@@ -114,7 +117,8 @@ struct MigratorTests {
                 try await Migrator(migrations: migrations, logger: TestDatabase.logger).migrate(on: connection)
             }
             #expect(error?.description.contains("002_broken.sql") == true)
-            let half = try await connection.query("SELECT to_regclass('half') IS NULL AS absent").single?.decode(Bool.self, "absent")
+            let half = try await connection.query("SELECT to_regclass('half') IS NULL AS absent").single?.decode(
+                Bool.self, "absent")
             #expect(half == true)
             #expect(try await Migrator.currentVersion(on: connection) == 1)
         }

@@ -1,8 +1,8 @@
 import FoundationEssentials
 import PostgresClient
 import TaskQueue
-import Testing
 import TestSupport
+import Testing
 
 private let fastRetry = RetryPolicy(base: .seconds(10), maximum: .seconds(3600))
 
@@ -13,15 +13,18 @@ struct QueueTests {
         try await QueueFixture.with { fixture in
             let queue = fixture.queue
             let id = try await queue.enqueue(task()).id
-            let stale = try #require(try await queue.claim(workerID: "a", queues: ["default"], limit: 1, lease: .milliseconds(50)).first)
+            let stale = try #require(
+                try await queue.claim(workerID: "a", queues: ["default"], limit: 1, lease: .milliseconds(50)).first)
             #expect(stale.record.id == id)
             try await Task.sleep(for: .milliseconds(120))
-            let rescued = try await queue.rescueExpired(retry: RetryPolicy(base: .milliseconds(1), maximum: .milliseconds(1)))
+            let rescued = try await queue.rescueExpired(
+                retry: RetryPolicy(base: .milliseconds(1), maximum: .milliseconds(1)))
             #expect(rescued.map(\.id) == [id])
             #expect(rescued.first?.state == .pending)
             try await Task.sleep(for: .milliseconds(5))
             // Another worker takes it over.
-            let fresh = try #require(try await queue.claim(workerID: "b", queues: ["default"], limit: 1, lease: .seconds(60)).first)
+            let fresh = try #require(
+                try await queue.claim(workerID: "b", queues: ["default"], limit: 1, lease: .seconds(60)).first)
             #expect(fresh.lease.attempt == 2)
             #expect(fresh.lease.token != stale.lease.token)
 
@@ -57,7 +60,8 @@ struct QueueTests {
             var delays: [Double] = []
             for attempt in 1...4 {
                 try await fixture.pool.execute("UPDATE tasks SET run_after = now() WHERE id = \(id)")
-                let claimed = try #require(try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
+                let claimed = try #require(
+                    try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
                 #expect(claimed.lease.attempt == attempt)
                 let before = Date()
                 let outcome = try await queue.fail(claimed.lease, message: "boom \(attempt)", retry: fastRetry)
@@ -93,8 +97,11 @@ struct QueueTests {
     func permanentFailure() async throws {
         try await QueueFixture.with { fixture in
             let id = try await fixture.queue.enqueue(task(maxAttempts: 5)).id
-            let claimed = try #require(try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
-            #expect(try await fixture.queue.fail(claimed.lease, message: "unparseable", permanent: true, retry: fastRetry) == .dead)
+            let claimed = try #require(
+                try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
+            #expect(
+                try await fixture.queue.fail(claimed.lease, message: "unparseable", permanent: true, retry: fastRetry)
+                    == .dead)
             let record = try #require(try await fixture.queue.task(id: id))
             #expect(record.state == .dead)
             #expect(record.attempt == 1)
@@ -118,7 +125,8 @@ struct QueueTests {
             #expect(ids.filter { !$0.deduplicated }.count == 1)
             #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks") == 1)
             // Once the task finished, the key is free again.
-            let claimed = try #require(try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
+            let claimed = try #require(
+                try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
             #expect(try await fixture.queue.complete(claimed.lease) == .written)
             let again = try await fixture.queue.enqueue(task(dedupeKey: "pr-42@abc"))
             #expect(!again.deduplicated)
@@ -138,9 +146,13 @@ struct QueueTests {
             let claimed = try await queue.claim(workerID: "w", queues: ["default"], limit: 10, lease: .seconds(30))
             #expect(Set(claimed.map(\.record.id)) == [urgent, normal, low])
             // One at a time shows the order.
-            try await fixture.pool.execute("UPDATE tasks SET state = 'pending', lease_token = NULL, lease_expires_at = NULL WHERE state = 'running'")
+            try await fixture.pool.execute(
+                "UPDATE tasks SET state = 'pending', lease_token = NULL, lease_expires_at = NULL WHERE state = 'running'"
+            )
             var order: [Int64] = []
-            while let next = try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first {
+            while let next = try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30))
+                .first
+            {
                 order.append(next.record.id)
             }
             #expect(order == [urgent, normal, low])
@@ -153,7 +165,8 @@ struct QueueTests {
             let queue = fixture.queue
             let pending = try await queue.enqueue(task(priority: 1)).id
             let running = try await queue.enqueue(task(priority: 0)).id
-            let claimed = try #require(try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
+            let claimed = try #require(
+                try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
             #expect(claimed.record.id == running)
             #expect(try await queue.cancel(id: pending) == .cancelled)
             #expect(try await queue.task(id: pending)?.state == .cancelled)
@@ -169,7 +182,8 @@ struct QueueTests {
             #expect(try await queue.claim(workerID: "w", queues: ["default"], limit: 10, lease: .seconds(30)).isEmpty)
             // Retry puts a cancelled task back with fresh attempts.
             #expect(try await queue.retry(id: pending) == .pending)
-            let again = try #require(try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
+            let again = try #require(
+                try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
             #expect(again.record.id == pending)
             #expect(again.lease.attempt == 1)
         }
@@ -180,13 +194,15 @@ struct QueueTests {
         try await QueueFixture.with { fixture in
             let queue = fixture.queue
             let id = try await queue.enqueue(task(maxAttempts: 1)).id
-            let first = try #require(try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
+            let first = try #require(
+                try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
             #expect(first.lease.attempt == 1)
             #expect(try await queue.release(first.lease, reason: "shutdown") == .written)
             let record = try #require(try await queue.task(id: id))
             #expect(record.state == .pending)
             #expect(record.attempt == 0)
-            let second = try #require(try await queue.claim(workerID: "w2", queues: ["default"], limit: 1, lease: .seconds(30)).first)
+            let second = try #require(
+                try await queue.claim(workerID: "w2", queues: ["default"], limit: 1, lease: .seconds(30)).first)
             #expect(second.lease.attempt == 1)
             #expect(try await queue.complete(second.lease) == .written)
         }
@@ -197,7 +213,8 @@ struct QueueTests {
         try await QueueFixture.with { fixture in
             let queue = fixture.queue
             let last = try await queue.enqueue(task(maxAttempts: 1)).id
-            _ = try await queue.claim(workerID: "host/1/old-boot", queues: ["default"], limit: 1, lease: .milliseconds(10))
+            _ = try await queue.claim(
+                workerID: "host/1/old-boot", queues: ["default"], limit: 1, lease: .milliseconds(10))
             try await Task.sleep(for: .milliseconds(50))
             let rescued = try await queue.rescueExpired(retry: fastRetry)
             #expect(rescued == [RescuedTask(id: last, state: .dead, previousOwner: "host/1/old-boot")])
@@ -208,7 +225,8 @@ struct QueueTests {
             let other = try await queue.enqueue(task()).id
             _ = try await queue.claim(workerID: "host/1/old-boot", queues: ["default"], limit: 1, lease: .seconds(600))
             _ = try await queue.claim(workerID: "host/2/boot", queues: ["default"], limit: 1, lease: .seconds(600))
-            let previous = try await queue.rescuePreviousBoots(ownerPrefix: "host/1/", currentOwner: "host/1/new-boot", retry: fastRetry)
+            let previous = try await queue.rescuePreviousBoots(
+                ownerPrefix: "host/1/", currentOwner: "host/1/new-boot", retry: fastRetry)
             #expect(previous.map(\.id) == [held])
             #expect(try await queue.task(id: other)?.state == .running)
         }
@@ -290,11 +308,16 @@ struct QueueTests {
             _ = try await queue.enqueue((0..<25).map { _ in task() })
             let claimed = try await queue.claim(workerID: "w", queues: ["default"], limit: 20, lease: .seconds(30))
             _ = try await queue.complete(claimed.map { ($0.lease, nil) })
-            try await fixture.pool.execute("UPDATE tasks SET finished_at = now() - interval '40 days' WHERE state = 'succeeded' AND id % 2 = 0")
+            try await fixture.pool.execute(
+                "UPDATE tasks SET finished_at = now() - interval '40 days' WHERE state = 'succeeded' AND id % 2 = 0")
             let deleted = try await queue.prune(olderThan: .seconds(30 * 86_400), batchSize: 3)
             #expect(deleted == 10)
             #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks") == 15)
-            #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM task_events e WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = e.task_id)") == 0)
+            #expect(
+                try await fixture.scalar(
+                    Int.self,
+                    "SELECT count(*) FROM task_events e WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = e.task_id)"
+                ) == 0)
         }
     }
 
@@ -330,7 +353,8 @@ struct QueueTests {
                 try await connection.simpleQuery(
                     "PREPARE claim_plan(text, text[], integer, interval) AS \(statement)"
                 )
-                let explained = try await connection.query("EXPLAIN EXECUTE claim_plan('w', '{default}', 10, '30 seconds')")
+                let explained = try await connection.query(
+                    "EXPLAIN EXECUTE claim_plan('w', '{default}', 10, '30 seconds')")
                 try await connection.simpleQuery("DEALLOCATE claim_plan")
                 return try explained.map { try $0.decode(String.self, at: 0) }.joined(separator: "\n")
             }
@@ -338,7 +362,8 @@ struct QueueTests {
             #expect(plan.contains("tasks_claim_idx"), "\(plan)")
             #expect(plan.contains("tasks_pkey"), "\(plan)")
             #expect(!plan.contains("Seq Scan"), "\(plan)")
-            let claimed = try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 10, lease: .seconds(30))
+            let claimed = try await fixture.queue.claim(
+                workerID: "w", queues: ["default"], limit: 10, lease: .seconds(30))
             #expect(claimed.count == 10)
         }
     }

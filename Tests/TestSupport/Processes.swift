@@ -70,7 +70,8 @@ public enum TestProcesses {
             }
             try await Task.sleep(for: .milliseconds(10))
         }
-        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        let status =
+            process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
         return Output(
             status: status,
             standardOutput: String(decoding: await out, as: UTF8.self),
@@ -136,7 +137,8 @@ public final class RunningProcess: @unchecked Sendable {
             if ContinuousClock.now > deadline { return nil }
             try? await Task.sleep(for: .milliseconds(20))
         }
-        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return process.terminationReason == .uncaughtSignal
+            ? 128 + process.terminationStatus : process.terminationStatus
     }
 
     /// Everything it wrote so far.

@@ -19,7 +19,8 @@ public struct QueueFixture: Sendable {
             try await Migrator(logger: TestDatabase.logger).migrate(on: connection)
             await connection.close()
             let pool = schema.pool(size: poolSize)
-            let fixture = QueueFixture(schema: schema, pool: pool, queue: QueueClient(pool: pool, logger: TestDatabase.logger))
+            let fixture = QueueFixture(
+                schema: schema, pool: pool, queue: QueueClient(pool: pool, logger: TestDatabase.logger))
             do {
                 let value = try await body(fixture)
                 await pool.close()

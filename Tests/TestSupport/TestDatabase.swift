@@ -2,7 +2,7 @@ public import Logging
 public import PostgresClient
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Access to the PostgreSQL server that `scripts/test.sh` starts for the tests (`DATABASE_URL`).

@@ -1,8 +1,8 @@
 import Foundation
 import PostgresClient
 import TaskQueue
-import Testing
 import TestSupport
+import Testing
 
 func workerEnvironment(_ fixture: QueueFixture, _ extra: [String: String] = [:]) throws -> [String: String] {
     try fixture.workerEnvironment(extra)
@@ -29,20 +29,28 @@ struct WorkerProcessTests {
             #expect(drained)
             #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks WHERE state <> 'succeeded'") == 0)
             // Exactly once: one claim and one success per task, no second attempt anywhere.
-            #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM task_events WHERE to_state = 'succeeded'") == 5000)
-            #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM task_events WHERE to_state = 'running'") == 5000)
+            #expect(
+                try await fixture.scalar(Int.self, "SELECT count(*) FROM task_events WHERE to_state = 'succeeded'")
+                    == 5000)
+            #expect(
+                try await fixture.scalar(Int.self, "SELECT count(*) FROM task_events WHERE to_state = 'running'")
+                    == 5000)
             #expect(try await fixture.scalar(Int.self, "SELECT max(attempt) FROM tasks") == 1)
             // All four took part, and the registry shows them stopped with their counts.
             #expect(try await fixture.scalar(Int.self, "SELECT count(DISTINCT lease_owner) FROM tasks") == 4)
-            #expect(try await fixture.scalar(Int.self, "SELECT sum(tasks_done) FROM workers WHERE state = 'stopped'") == 5000)
+            #expect(
+                try await fixture.scalar(Int.self, "SELECT sum(tasks_done) FROM workers WHERE state = 'stopped'")
+                    == 5000)
         }
     }
 
     @Test("the tasks of a worker killed with SIGKILL are rescued within one lease period and finish elsewhere")
     func rescueAfterSigkill() async throws {
         try await QueueFixture.with { fixture in
-            let ids = try await fixture.queue.enqueue((0..<3).map { _ in task(payload: #"{"sleep_ms": 1500}"#) }).map(\.id)
-            let victim = try RunningProcess("queue-worker", ["--instance", "victim"], environment: try workerEnvironment(fixture))
+            let ids = try await fixture.queue.enqueue((0..<3).map { _ in task(payload: #"{"sleep_ms": 1500}"#) }).map(
+                \.id)
+            let victim = try RunningProcess(
+                "queue-worker", ["--instance", "victim"], environment: try workerEnvironment(fixture))
             let claimed = try await eventually(timeout: .seconds(20)) {
                 try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks WHERE state = 'running'") == 3
             }
@@ -50,7 +58,8 @@ struct WorkerProcessTests {
             victim.send(SIGKILL)
             await victim.waitForExit()
             let killedAt = ContinuousClock.now
-            let rescuer = try RunningProcess("queue-worker", ["--instance", "rescuer"], environment: try workerEnvironment(fixture))
+            let rescuer = try RunningProcess(
+                "queue-worker", ["--instance", "rescuer"], environment: try workerEnvironment(fixture))
             let rescued = try await eventually(timeout: .seconds(10)) {
                 try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks WHERE rescues = 1") == 3
             }
@@ -79,9 +88,11 @@ struct WorkerProcessTests {
             let id = try await fixture.queue.enqueue(task(payload: #"{"sleep_ms": 100}"#)).id
             // A previous boot of the same identity held it with a long lease.
             _ = try await fixture.queue.claim(
-                workerID: "\(WorkerIdentityPrefix.host)/7/old-boot", queues: ["default"], limit: 1, lease: .seconds(3600)
+                workerID: "\(WorkerIdentityPrefix.host)/7/old-boot", queues: ["default"], limit: 1,
+                lease: .seconds(3600)
             )
-            let worker = try RunningProcess("queue-worker", ["--instance", "7"], environment: try workerEnvironment(fixture))
+            let worker = try RunningProcess(
+                "queue-worker", ["--instance", "7"], environment: try workerEnvironment(fixture))
             let done = try await eventually(timeout: .seconds(10)) {
                 try await fixture.queue.task(id: id)?.state == .succeeded
             }
@@ -144,16 +155,19 @@ struct WorkerProcessTests {
         try await QueueFixture.with { fixture in
             let unknown = try await fixture.queue.enqueue(task("no.such.kind")).id
             let flaky = try await fixture.queue.enqueue(task(payload: #"{"fail": "always broken"}"#, maxAttempts: 2)).id
-            let permanent = try await fixture.queue.enqueue(task(payload: #"{"fail": "bad input", "permanent": true}"#)).id
+            let permanent = try await fixture.queue.enqueue(task(payload: #"{"fail": "bad input", "permanent": true}"#))
+                .id
             let badPayload = try await fixture.queue.enqueue(task(payload: #"{"sleep_ms": "soon"}"#)).id
             let cancelled = try await fixture.queue.enqueue(task(payload: #"{"sleep_ms": 1500}"#)).id
-            let worker = try RunningProcess("queue-worker", ["--instance", "robust"], environment: try workerEnvironment(fixture))
+            let worker = try RunningProcess(
+                "queue-worker", ["--instance", "robust"], environment: try workerEnvironment(fixture))
             let started = try await eventually { try await fixture.queue.task(id: cancelled)?.state == .running }
             #expect(started)
             let cancelOutcome = try await fixture.queue.cancel(id: cancelled)
             #expect(cancelOutcome == .cancelRequested)
             let settled = try await eventually(timeout: .seconds(20)) {
-                try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks WHERE state IN ('dead', 'cancelled')") == 5
+                try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks WHERE state IN ('dead', 'cancelled')")
+                    == 5
             }
             #expect(settled, "\(worker.log)")
             let unknownRecord = try #require(try await fixture.queue.task(id: unknown))

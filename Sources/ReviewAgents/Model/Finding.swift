@@ -1,4 +1,5 @@
 import Digests
+
 /// One problem an agent reports about a diff.
 ///
 /// Encoded as JSON with snake_case keys (`rule_id`); see docs/review.md for the schema.
