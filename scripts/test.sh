@@ -24,6 +24,9 @@ if grep -E "^$AQ_ROOT/(Sources|Tests|Plugins)/.*warning:" "$build_log" >&2; then
     die "the build has warnings in AgentQueue's code"
 fi
 rm -f "$build_log"
+log "checking formatting (swift format lint, .swift-format)"
+swift format lint --strict --recursive --configuration .swift-format Sources Tests Plugins Package.swift ||
+    die "swift format lint found problems: run swift format format -i --recursive --configuration .swift-format Sources Tests Plugins Package.swift"
 AGENTQUEUE_BIN_DIR=$(swift build --show-bin-path)
 export AGENTQUEUE_BIN_DIR
 
