@@ -68,7 +68,8 @@ BEGIN
         RETURN;
     END IF;
     IF NOT v_checkpointed THEN
-        UPDATE tasks t SET checkpointed = true WHERE t.id = write_checkpoints.task_id;
+        UPDATE tasks t SET checkpointed = true
+        WHERE t.id = write_checkpoints.task_id AND t.lease_token = write_checkpoints.lease_token AND t.state = 'running';
     END IF;
     RETURN QUERY
     WITH inserted AS (
