@@ -82,14 +82,21 @@ let package = Package(
             dependencies: [
                 "PostgresClient",
                 "TaskQueue",
-                .product(name: "Logging", package: "swift-log"),
+                "ReviewAgents",
             ],
+            swiftSettings: strictSettings
+        ),
+        // Where diffs come from: a unified diff, a range of a local git repository, a GitHub pull request.
+        .target(
+            name: "DiffSources",
+            dependencies: ["ReviewAgents"],
             swiftSettings: strictSettings
         ),
         .target(
             name: "ReviewWorkflow",
             dependencies: [
                 "AgentGraph",
+                "DiffSources",
                 "ReviewAgents",
                 "ModelAgents",
                 "ReviewStore",
@@ -108,6 +115,21 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // queuectl's commands, output formats and console, testable in-process (the executable only runs them).
+        .target(
+            name: "QueueControl",
+            dependencies: [
+                "PostgresClient",
+                "TaskQueue",
+                "ReviewStore",
+                "ReviewAgents",
+                "ReviewWorkflow",
+                "DiffSources",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "Systemd",
             dependencies: [
@@ -120,6 +142,7 @@ let package = Package(
         .target(
             name: "WorkerDaemon",
             dependencies: [
+                "DiffSources",
                 "PostgresClient",
                 "TaskQueue",
                 "ReviewWorkflow",
@@ -135,14 +158,7 @@ let package = Package(
         // MARK: Executables
         .executableTarget(
             name: "queuectl",
-            dependencies: [
-                "PostgresClient",
-                "TaskQueue",
-                "ReviewStore",
-                "ReviewAgents",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["QueueControl"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -209,14 +225,14 @@ let package = Package(
         ),
         .testTarget(
             name: "WorkerDaemonTests",
-            dependencies: ["WorkerDaemon", "TaskQueue", "PostgresClient", "TestSupport"],
+            dependencies: ["WorkerDaemon", "TaskQueue", "PostgresClient", "ModelAgents", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "ReviewWorkflowTests",
             dependencies: [
-                "ReviewWorkflow", "AgentGraph", "ReviewStore", "TaskQueue", "PostgresClient", "WorkerDaemon",
-                "TestSupport",
+                "ReviewWorkflow", "AgentGraph", "ReviewStore", "ReviewAgents", "DiffSources", "TaskQueue",
+                "PostgresClient", "WorkerDaemon", "TestSupport",
             ],
             exclude: ["fake_github.py"],
             swiftSettings: strictSettings
@@ -240,6 +256,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "DiffSourcesTests",
+            dependencies: ["DiffSources", "ReviewAgents"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "SystemdTests",
             dependencies: [
                 "Systemd",
@@ -249,7 +270,10 @@ let package = Package(
         ),
         .testTarget(
             name: "QueuectlTests",
-            dependencies: ["TaskQueue", "ReviewStore", "PostgresClient", "TestSupport"],
+            dependencies: [
+                "QueueControl", "TaskQueue", "ReviewStore", "ReviewWorkflow", "ReviewAgents", "DiffSources",
+                "PostgresClient", "TestSupport",
+            ],
             swiftSettings: strictSettings
         ),
         .target(

@@ -14,9 +14,6 @@ public struct GraphNode: Sendable {
     public let dependencies: [String]
     /// The longest it may run before it fails (a retryable failure).
     public let timeout: Duration?
-    /// Whether its output is checkpointed. The last node of a graph that completes the task itself has nothing
-    /// left to checkpoint.
-    public let checkpointed: Bool
     /// The output's schema version: a checkpoint with another version is ignored and the node runs again.
     public let outputVersion: Int
     let body: @Sendable (NodeInputs) async throws -> PostgresJSON
@@ -26,7 +23,6 @@ public struct GraphNode: Sendable {
         _ name: String,
         dependsOn dependencies: [String] = [],
         timeout: Duration? = nil,
-        checkpointed: Bool = true,
         outputVersion: Int = 1,
         output: Output.Type,
         _ body: @escaping @Sendable (NodeInputs) async throws -> Output
@@ -34,7 +30,6 @@ public struct GraphNode: Sendable {
         self.name = name
         self.dependencies = dependencies
         self.timeout = timeout
-        self.checkpointed = checkpointed
         self.outputVersion = outputVersion
         self.body = { inputs in try PostgresJSON(encoding: try await body(inputs)) }
     }

@@ -119,6 +119,13 @@ public struct ModelConfiguration: Sendable {
         return URL(string: text + "/chat/completions")
     }
 
+    /// Every setting this configuration reads (for the worker's check of unknown keys).
+    public static let settingNames: Set<String> = [
+        "LLM_MODE", "LLM_AGENTS", "LLM_BASE_URL", "LLM_MODEL", "LLM_API_KEY", "LLM_API_KEY_FILE",
+        "LLM_TIMEOUT_SECONDS", "LLM_MAX_RETRIES", "LLM_MAX_RETRY_WAIT_SECONDS", "LLM_MAX_CONCURRENCY",
+        "LLM_CHUNK_BYTES", "LLM_MAX_CHUNKS", "LLM_MAX_TOKENS", "LLM_TEMPERATURE", "LLM_JSON_MODE",
+    ]
+
     /// Reads the configuration from environment variables and checks it.
     ///
     /// `LLM_MODE` (rules|llm|both, default rules), `LLM_AGENTS` (`security=both,scale=llm`), `LLM_BASE_URL`,
@@ -279,5 +286,37 @@ public struct ModelConfigurationError: Error, Sendable, Hashable, CustomStringCo
         case .missing: "\(variable) is required: \(reason)"
         case .invalid: "\(variable) is invalid: \(reason)"
         }
+    }
+}
+
+extension ModelConfiguration {
+    /// The effective `LLM_*` settings, one per entry (for the worker's `--check-config` and its reload check). The
+    /// API key shows as `(set)` or `(not set)` unless `revealingSecrets`.
+    public func settingValues(revealingSecrets: Bool) -> [(name: String, value: String)] {
+        func seconds(_ duration: Duration) -> String {
+            let milliseconds =
+                duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+            return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)" : "\(Double(milliseconds) / 1000)"
+        }
+        let agents = agentModes.sorted { $0.key.rawValue < $1.key.rawValue }.map {
+            "\($0.key.rawValue)=\($0.value.rawValue)"
+        }
+        let key = revealingSecrets ? apiKey?.value ?? "" : apiKey == nil ? "(not set)" : "(set)"
+        return [
+            ("LLM_MODE", defaultMode.rawValue),
+            ("LLM_AGENTS", agents.joined(separator: ",")),
+            ("LLM_BASE_URL", baseURL?.absoluteString ?? ""),
+            ("LLM_MODEL", model),
+            ("LLM_API_KEY", key),
+            ("LLM_TIMEOUT_SECONDS", seconds(timeout)),
+            ("LLM_MAX_RETRIES", "\(maxRetries)"),
+            ("LLM_MAX_RETRY_WAIT_SECONDS", seconds(maxRetryDelay)),
+            ("LLM_MAX_CONCURRENCY", "\(maxConcurrentCalls)"),
+            ("LLM_CHUNK_BYTES", "\(chunkBytes)"),
+            ("LLM_MAX_CHUNKS", "\(maxChunks)"),
+            ("LLM_MAX_TOKENS", maxTokens.map(String.init) ?? ""),
+            ("LLM_TEMPERATURE", temperature.map { "\($0)" } ?? ""),
+            ("LLM_JSON_MODE", "\(jsonMode)"),
+        ]
     }
 }

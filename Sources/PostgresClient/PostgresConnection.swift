@@ -116,50 +116,6 @@ public final class PostgresConnection: @unchecked Sendable {
         return PostgresConnection(handle: handle, configuration: configuration, queue: queue, logger: logger)
     }
 
-    // MARK: Blocking use from threads the caller owns
-
-    /// Opens a connection, blocking the calling thread. Only for threads outside Swift's cooperative pool
-    /// (for example a heartbeat thread that must keep running while every cooperative thread is busy).
-    public static func connectBlocking(configuration: PostgresConfiguration, logger: Logger) throws
-        -> PostgresConnection
-    {
-        let queue = DispatchQueue(label: "agentqueue.postgres.connection")
-        let connection = try queue.sync { () throws -> PostgresConnection in
-            try Self.connectBlocking(configuration: configuration, queue: queue, logger: logger)
-        }
-        for setting in configuration.sessionSettings {
-            _ = try connection.queryBlocking("SELECT set_config(\(setting.name), \(setting.value), false)")
-        }
-        return connection
-    }
-
-    /// Runs a statement, blocking the calling thread until it finishes. Only for threads outside Swift's
-    /// cooperative pool; from async code use ``query(_:)``.
-    @discardableResult
-    public func queryBlocking(_ query: PostgresQuery) throws -> PostgresRows {
-        try queue.sync { () throws -> PostgresRows in
-            let closed = state.withLock { $0.closed }
-            if closed { throw PostgresError.connectionClosed("the connection is closed") }
-            do throws(PostgresError) {
-                return try executeBlocking(query)
-            } catch {
-                if error.isConnectionLoss || PQstatus(handle) != CONNECTION_OK { markBroken() }
-                throw error
-            }
-        }
-    }
-
-    /// Closes the connection, blocking the calling thread.
-    public func closeBlocking() {
-        queue.sync {
-            let alreadyClosed = state.withLock { state in
-                defer { state.closed = true }
-                return state.closed
-            }
-            if !alreadyClosed { PQfinish(handle) }
-        }
-    }
-
     // MARK: Statements
 
     /// Runs a statement and returns its rows.

@@ -91,8 +91,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
 
     /// True for errors after which the same operation may succeed when retried on a fresh connection:
     /// connection failures (SQLSTATE class 08 and lost connections), administrator shutdown or termination
-    /// (57P01–57P03), serialization failures (40001), deadlocks (40P01), too many connections (53300),
-    /// and pool timeouts.
+    /// (57P01–57P03), serialization failures (40001), deadlocks (40P01), too many connections (53300), a read-only
+    /// session (25006, after a failover), and pool timeouts.
     public var isTransient: Bool {
         switch code {
         case .connectionFailed, .connectionClosed, .poolTimeout:
@@ -100,19 +100,36 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         case .server:
             guard let sqlState else { return false }
             return sqlState.hasPrefix("08")
-                || ["57P01", "57P02", "57P03", "40001", "40P01", "53300"].contains(sqlState)
+                || ["57P01", "57P02", "57P03", "40001", "40P01", "53300", "25006"].contains(sqlState)
         default:
             return false
         }
     }
 
     /// True when the error means the connection it happened on can no longer be used.
+    ///
+    /// A write refused because the session is read-only (25006) counts too: after a failover or switchover the
+    /// connection is to a standby or a demoted primary, and only a new connection (with
+    /// `target_session_attrs=read-write` in a multi-host URL) can reach the new primary.
     public var isConnectionLoss: Bool {
         switch code {
         case .connectionFailed, .connectionClosed: return true
-        case .server: return sqlState.map { $0.hasPrefix("08") || $0.hasPrefix("57P") } ?? false
+        case .server: return sqlState.map { $0.hasPrefix("08") || $0.hasPrefix("57P") || $0 == "25006" } ?? false
         default: return false
         }
+    }
+
+    /// True when the server refused a write because the session is read-only (SQLSTATE 25006): the database is a
+    /// standby, a demoted primary, or has `default_transaction_read_only` set.
+    public var isReadOnly: Bool { sqlState == "25006" }
+
+    /// True for errors that retrying the same statement with the same values cannot fix: data exceptions (class 22,
+    /// such as a number out of range or the queue's own functions refusing a parameter, 22023), integrity constraint
+    /// violations (class 23), and values the client cannot encode. Missing objects or privileges (class 42) are not
+    /// among them: an operator can fix those, and a retry then succeeds.
+    public var isPermanent: Bool {
+        guard code == .server, let sqlState else { return code == .encoding }
+        return sqlState.hasPrefix("22") || sqlState.hasPrefix("23")
     }
 
     /// True for a unique-constraint violation (23505).

@@ -1,4 +1,4 @@
-import Dispatch
+public import Dispatch
 
 /// A serial thread (a dispatch queue) that runs both a loop's Swift code and the blocking libpq calls of the
 /// connections opened on it.
@@ -10,7 +10,8 @@ import Dispatch
 /// The statement then runs right after the loop suspends, and the loop resumes right after the statement, on the
 /// same thread. Blocking calls still never run on the cooperative pool.
 public final class PostgresExecutor: TaskExecutor {
-    let queue: DispatchQueue
+    /// The serial queue (the thread) the executor runs on.
+    public let queue: DispatchQueue
 
     /// Creates an executor with a serial queue of its own.
     public init(label: String) {

@@ -1,4 +1,5 @@
 public import PostgresClient
+public import ReviewAgents
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -69,7 +70,7 @@ public struct ReviewAnalytics: Sendable {
     }
 
     /// The findings recorded for a task's review, most severe first.
-    public func findings(taskID: Int64) async throws -> [StoredFinding] {
+    public func findings(taskID: Int64) async throws -> [Finding] {
         let rows = try await pool.query(
             """
             SELECT f.agent, f.rule_id, f.severity, f.path, f.line, f.message, f.suggestion, f.fingerprint, f.source
@@ -79,10 +80,16 @@ public struct ReviewAnalytics: Sendable {
             """
         )
         return try rows.map { row in
-            StoredFinding(
-                agent: try row.decode(String.self, "agent"),
-                ruleID: try row.decode(String.self, "rule_id"),
-                severity: try row.decode(String.self, "severity"),
+            let agent = try row.decode(String.self, "agent")
+            let severity = try row.decode(String.self, "severity")
+            guard let agentKind = AgentKind(rawValue: agent), let level = Severity(rawValue: severity) else {
+                throw PostgresError.unexpectedResult(
+                    "a finding has an unknown agent '\(agent)' or severity '\(severity)'")
+            }
+            return Finding(
+                agent: agentKind,
+                ruleId: try row.decode(String.self, "rule_id"),
+                severity: level,
                 path: try row.decode(String.self, "path"),
                 line: try row.decode(Int?.self, "line"),
                 message: try row.decode(String.self, "message"),

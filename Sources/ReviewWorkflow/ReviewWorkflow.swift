@@ -1,5 +1,5 @@
 import AgentGraph
-import Dispatch
+public import DiffSources
 import Foundation
 import Logging
 public import ModelAgents
@@ -15,10 +15,8 @@ public struct ReviewWorkflowConfiguration: Sendable {
     public var checkpointing: Bool
     /// Store results in review_history, findings, agent_performance. Off: the result is kept on the task only.
     public var analytics: Bool
-    /// GitHub token for pull request diffs.
-    public var githubToken: String?
-    /// GitHub REST API base URL.
-    public var githubAPIURL: String
+    /// Where diffs come from (the GitHub token and API URL for pull requests).
+    public var sources: DiffSources
     /// The longest a node may run.
     public var nodeTimeout: Duration
     /// Testing aid: extra time a node spends before it works (from `AGENTQUEUE_NODE_DELAYS`, e.g.
@@ -26,24 +24,26 @@ public struct ReviewWorkflowConfiguration: Sendable {
     public var nodeDelays: [String: Duration]
     /// The model back-end, when one is configured (one per worker process: it owns the call limit).
     public var modelReviewer: ModelReviewer?
+    /// The threads that parse diffs and run the rule agents (never Swift's cooperative pool).
+    public var agentThreads: AgentThreads
 
     /// Creates a configuration.
     public init(
         checkpointing: Bool = true,
         analytics: Bool = true,
-        githubToken: String? = nil,
-        githubAPIURL: String = "https://api.github.com",
+        sources: DiffSources = DiffSources(),
         nodeTimeout: Duration = .seconds(600),
         nodeDelays: [String: Duration] = [:],
-        modelReviewer: ModelReviewer? = nil
+        modelReviewer: ModelReviewer? = nil,
+        agentThreads: AgentThreads = .perCore
     ) {
-        self.modelReviewer = modelReviewer
         self.checkpointing = checkpointing
         self.analytics = analytics
-        self.githubToken = githubToken
-        self.githubAPIURL = githubAPIURL
+        self.sources = sources
         self.nodeTimeout = nodeTimeout
         self.nodeDelays = nodeDelays
+        self.modelReviewer = modelReviewer
+        self.agentThreads = agentThreads
     }
 
     /// Parses `AGENTQUEUE_NODE_DELAYS` (`node=milliseconds,…`).
@@ -60,11 +60,12 @@ public struct ReviewWorkflowConfiguration: Sendable {
     }
 }
 
-/// The `review` task kind: fetch_diff → security, scale, quality, architecture (in parallel) → verdict → persist,
-/// with a checkpoint after every node and the results recorded exactly once with the task's completion.
+/// The `review` task kind: fetch_diff → security, scale, quality, architecture (in parallel) → verdict, with a
+/// checkpoint after every node; the review is then recorded in the task's finish transaction (``ReviewRecords``), so
+/// it is recorded exactly once, together with the task's completion.
 public struct ReviewHandler: TaskHandler {
     /// The graph's node names, in order.
-    public static let nodeNames = ["fetch_diff", "security", "scale", "quality", "architecture", "verdict", "persist"]
+    public static let nodeNames = ["fetch_diff", "security", "scale", "quality", "architecture", "verdict"]
 
     let configuration: ReviewWorkflowConfiguration
     let pool: PostgresConnectionPool
@@ -82,43 +83,43 @@ public struct ReviewHandler: TaskHandler {
         } catch {
             throw TaskFailure.permanent("the review payload is invalid: \(Self.describe(error))")
         }
-        let clock = ContinuousClock()
-        let started = clock.now
-        let graph = try makeGraph(request: request, task: task, started: started, context: context)
-        let runner = GraphRunner(
-            store: configuration.checkpointing ? CheckpointStore(pool: pool) : nil, logger: context.logger)
+        let started = ContinuousClock.now
+        let graph = try makeGraph(request: request, context: context)
+        let runner = GraphRunner(checkpoints: configuration.checkpointing ? pool : nil, logger: context.logger)
         let report = try await runner.run(graph, task: task, context: context)
-        let persisted = try report.output(of: "persist", as: PersistOutput.self)
+        let records = try Self.records(
+            request: request, report: report, started: started, analytics: configuration.analytics)
         context.logger.info(
-            "review recorded",
+            "review done",
             metadata: [
-                "verdict": "\(persisted.verdictStatus)", "findings": "\(persisted.findings)",
+                "verdict": "\(records.record.verdictStatus.rawValue)", "findings": "\(records.record.findings.count)",
                 "resumed_nodes": "\(report.resumed.keys.sorted().joined(separator: ","))",
             ]
         )
-        return .completedByHandler
+        return .recorded(records)
     }
 
     // MARK: The graph
 
-    func makeGraph(
-        request: ReviewRequest,
-        task: ClaimedTask,
-        started: ContinuousClock.Instant,
-        context: TaskContext
-    ) throws -> AgentGraphDefinition {
+    func makeGraph(request: ReviewRequest, context: TaskContext) throws -> AgentGraphDefinition {
         let inputs = ParsedInputCache()
         let configuration = self.configuration
-        let pool = self.pool
         let timeout = configuration.nodeTimeout
         let delays = configuration.nodeDelays
+        let threads = configuration.agentThreads
 
-        let fetch = GraphNode("fetch_diff", timeout: timeout, output: FetchedDiff.self) { _ in
+        let fetch = GraphNode("fetch_diff", timeout: timeout, output: FetchOutput.self) { _ in
             try await Self.pause(delays["fetch_diff"])
-            let fetched = try await Self.fetch(request, configuration: configuration)
-            // Refuse a diff that cannot be parsed now, permanently: retrying cannot fix it.
-            _ = try inputs.input(from: fetched)
-            return fetched
+            let fetched: FetchedDiff
+            do throws(DiffSourceError) {
+                fetched = try await configuration.sources.fetch(request.source)
+            } catch {
+                throw error.permanent ? TaskFailure.permanent(error.description) : .retryable(error.description)
+            }
+            let output = FetchOutput(fetched)
+            // Refuse a diff that cannot be parsed (or is empty) now, permanently: retrying cannot fix it.
+            _ = try await withTaskExecutorPreference(threads) { try inputs.input(from: output) }
+            return output
         }
         var nodes = [fetch]
         for kind in AgentKind.allCases {
@@ -126,10 +127,17 @@ public struct ReviewHandler: TaskHandler {
                 GraphNode(kind.rawValue, dependsOn: ["fetch_diff"], timeout: timeout, output: AgentOutput.self) {
                     done in
                     try await Self.pause(delays[kind.rawValue])
-                    let input = try inputs.input(from: try done.output(of: "fetch_diff", as: FetchedDiff.self))
+                    let fetched = try done.output(of: "fetch_diff", as: FetchOutput.self)
+                    let (input, rules) = try await withTaskExecutorPreference(threads) {
+                        () async throws -> (ReviewInput, [Finding]) in
+                        let input = try inputs.input(from: fetched)
+                        guard input.configuration.isEnabled(kind) else { return (input, []) }
+                        let mode = configuration.modelReviewer?.mode(for: kind) ?? .rules
+                        return (input, mode.usesRules ? try await ReviewAgents.agent(kind).review(input) : [])
+                    }
                     guard input.configuration.isEnabled(kind) else { return AgentOutput(findings: []) }
-                    return try await Self.review(
-                        kind, input: input, reviewer: configuration.modelReviewer, context: context)
+                    return try await Self.model(
+                        kind, rules: rules, input: input, configuration: configuration, context: context)
                 }
             )
         }
@@ -139,55 +147,27 @@ public struct ReviewHandler: TaskHandler {
                 try await Self.pause(delays["verdict"])
                 let findings = try agentNames.flatMap { try done.output(of: $0, as: AgentOutput.self).findings }
                     .sorted(by: Finding.reportOrder)
-                let diff = try inputs.input(from: try done.output(of: "fetch_diff", as: FetchedDiff.self)).diff
+                let fetched = try done.output(of: "fetch_diff", as: FetchOutput.self)
+                let diff = try await withTaskExecutorPreference(threads) { try inputs.input(from: fetched).diff }
                 return VerdictOutput(verdict: Verdict(findings: findings, diff: diff))
-            }
-        )
-        nodes.append(
-            GraphNode(
-                "persist", dependsOn: ["fetch_diff", "verdict"] + agentNames, timeout: timeout, checkpointed: false,
-                output: PersistOutput.self
-            ) { done in
-                let fetched = try done.output(of: "fetch_diff", as: FetchedDiff.self)
-                let verdict = try done.output(of: "verdict", as: VerdictOutput.self).verdict
-                var findings: [StoredFinding] = []
-                var counts: [String: Int] = [:]
-                var usages: [String: ModelUsage] = [:]
-                for kind in AgentKind.allCases {
-                    let output = try done.output(of: kind.rawValue, as: AgentOutput.self)
-                    counts[kind.rawValue] = output.findings.count
-                    findings += output.findings.map(StoredFinding.init(finding:))
-                    usages[kind.rawValue] = output.model?.usage
-                }
-                let result = ReviewResult(
-                    verdictStatus: VerdictStatus(verdict.status),
-                    summary: verdict.summary,
-                    counts: counts,
-                    findings: findings,
-                    agents: [],
-                    executionTimeMilliseconds: (ContinuousClock.now - started).inMilliseconds
-                )
-                return try await Self.persist(
-                    result, request: request.enriched(with: fetched), durations: done.durations, usages: usages,
-                    task: task,
-                    pool: pool, analytics: configuration.analytics, context: context
-                )
             }
         )
         return try AgentGraphDefinition(nodes)
     }
 
-    /// Runs one agent: its rules, the model, or both (merged by fingerprint). The model's answer becomes part of the
-    /// node's checkpointed output, so a resumed task never pays for the same call twice.
-    static func review(
+    /// Asks the model, when one is configured for the agent, and merges its findings with the rules' (by
+    /// fingerprint). The model's answer becomes part of the node's checkpointed output, so a resumed task never pays
+    /// for the same call twice.
+    static func model(
         _ kind: AgentKind,
+        rules: [Finding],
         input: ReviewInput,
-        reviewer: ModelReviewer?,
+        configuration: ReviewWorkflowConfiguration,
         context: TaskContext
     ) async throws -> AgentOutput {
-        let mode = reviewer?.mode(for: kind) ?? .rules
-        let rules = mode.usesRules ? try await ReviewAgents.agent(kind).review(input) : []
-        guard mode.usesModel, let reviewer else { return AgentOutput(findings: rules) }
+        guard let reviewer = configuration.modelReviewer, reviewer.mode(for: kind).usesModel else {
+            return AgentOutput(findings: rules)
+        }
         let model: ModelReview
         do {
             model = try await reviewer.review(kind: kind, input: input, logger: context.logger)
@@ -202,41 +182,54 @@ public struct ReviewHandler: TaskHandler {
         return AgentOutput(findings: ModelReviewer.merge(rules: rules, model: model.findings), model: model)
     }
 
-    /// Records the review with each agent node's duration (from this run, or its checkpoint when resumed).
-    static func persist(
-        _ result: ReviewResult,
+    /// The review's rows and the task's result, from the graph's outputs and each agent node's duration (from this
+    /// run, or its checkpoint when resumed).
+    static func records(
         request: ReviewRequest,
-        durations: [String: Duration],
-        usages: [String: ModelUsage],
-        task: ClaimedTask,
-        pool: PostgresConnectionPool,
-        analytics: Bool,
-        context: TaskContext
-    ) async throws -> PersistOutput {
-        var result = result
-        result.agents = AgentKind.allCases.map { kind in
-            let usage = usages[kind.rawValue]
-            return AgentRun(
-                agent: kind.rawValue,
-                executionTimeMilliseconds: durations[kind.rawValue]?.inMilliseconds ?? 0,
-                findingsCount: result.counts[kind.rawValue] ?? 0,
-                model: usage?.model,
-                promptTokens: usage?.promptTokens,
-                completionTokens: usage?.completionTokens,
-                modelCalls: usage?.calls,
-                modelLatencyMilliseconds: usage?.latencyMilliseconds
+        report: GraphRunReport,
+        started: ContinuousClock.Instant,
+        analytics: Bool
+    ) throws -> ReviewRecords {
+        let fetched = try report.output(of: "fetch_diff", as: FetchOutput.self)
+        let verdict = try report.output(of: "verdict", as: VerdictOutput.self).verdict
+        let durations = report.resumed.merging(report.executed) { $1 }
+        var findings: [Finding] = []
+        var counts: [String: Int] = [:]
+        var agents: [AgentRun] = []
+        for kind in AgentKind.allCases {
+            let output = try report.output(of: kind.rawValue, as: AgentOutput.self)
+            counts[kind.rawValue] = output.findings.count
+            findings += output.findings
+            let usage = output.model?.usage
+            agents.append(
+                AgentRun(
+                    agent: kind.rawValue,
+                    executionTimeMilliseconds: durations[kind.rawValue]?.inMilliseconds ?? 0,
+                    findingsCount: output.findings.count,
+                    model: usage?.model,
+                    promptTokens: usage?.promptTokens,
+                    completionTokens: usage?.completionTokens,
+                    modelCalls: usage?.calls,
+                    modelLatencyMilliseconds: usage?.latencyMilliseconds
+                )
             )
         }
-        switch try await ReviewRecorder.record(
-            result, request: request, lease: task.lease, analytics: analytics, pool: pool)
-        {
-        case .leaseLost:
-            context.control.markLeaseLost()
-            throw TaskInterruption.leaseLost
-        case .recorded(let reviewID):
-            return PersistOutput(
-                reviewID: reviewID, verdictStatus: result.verdictStatus.rawValue, findings: result.findings.count
-            )
+        let enriched = request.enriched(with: fetched)
+        let executionTime = (ContinuousClock.now - started).inMilliseconds
+        let record = ReviewRecord(
+            prURL: enriched.prURL, repo: enriched.repo, prNumber: enriched.prNumber, title: enriched.title,
+            author: enriched.author, headSHA: enriched.headSHA, summary: verdict.summary,
+            verdictStatus: verdict.status, counts: counts, executionTimeMilliseconds: executionTime,
+            findings: findings, agents: agents
+        )
+        let result = ReviewResult(
+            verdictStatus: verdict.status, summary: verdict.summary, counts: counts, findings: findings,
+            agents: agents, executionTimeMilliseconds: executionTime
+        )
+        return ReviewRecords(record: record, analytics: analytics) { reviewID in
+            var stored = result
+            stored.reviewID = reviewID
+            return try PostgresJSON(encoding: stored)
         }
     }
 
@@ -257,56 +250,13 @@ public struct ReviewHandler: TaskHandler {
             return "\(error)"
         }
     }
-
-    // MARK: fetch_diff
-
-    /// Gets the diff (and, where it lives, the repository configuration) for a request.
-    static func fetch(_ request: ReviewRequest, configuration: ReviewWorkflowConfiguration) async throws -> FetchedDiff
-    {
-        let limits = DiffLimits.default
-        switch request.source {
-        case .diff(let text):
-            guard text.utf8.count <= limits.maxBytes else {
-                throw TaskFailure.permanent("the diff is \(text.utf8.count) bytes; the limit is \(limits.maxBytes)")
-            }
-            return FetchedDiff(bytes: Array(text.utf8), configuration: nil, title: nil, author: nil, headSHA: nil)
-        case .git(let path, let base, let head):
-            let range = GitRange(path: path, base: base, head: head)
-            let (bytes, configurationText) = try await offload { () throws -> ([UInt8], String?) in
-                do {
-                    return (try GitDiff.diffBytes(range, limits: limits), try GitDiff.configurationText(range))
-                } catch let error as GitDiffError {
-                    // A bad path or revision does not heal by retrying.
-                    throw TaskFailure.permanent(error.description)
-                }
-            }
-            return FetchedDiff(bytes: bytes, configuration: configurationText, title: nil, author: nil, headSHA: nil)
-        case .pullRequest(let url):
-            guard let reference = PullRequestReference(url: url) else {
-                throw TaskFailure.permanent(
-                    "'\(url)' is not a GitHub pull request URL (https://github.com/OWNER/NAME/pull/N)")
-            }
-            let client = GitHubClient(apiURL: configuration.githubAPIURL, token: configuration.githubToken, timeout: 60)
-            let info = try await client.pullRequest(reference)
-            let bytes = try await client.diff(reference, maximumBytes: limits.maxBytes)
-            return FetchedDiff(
-                bytes: bytes, configuration: nil, title: info.title, author: info.author, headSHA: info.headSHA)
-        }
-    }
-}
-
-/// Runs blocking work (git) on a dispatch thread, off Swift's cooperative pool.
-func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
-    }
 }
 
 // MARK: - Node outputs (versioned JSON in the checkpoints)
 
 /// fetch_diff's output: the diff (text, or base64 when it is not clean UTF-8), the repository configuration, and
 /// pull request metadata learned while fetching.
-struct FetchedDiff: Codable, Sendable {
+struct FetchOutput: Codable, Sendable {
     var diff: String?
     var diffBase64: String?
     var configuration: String?
@@ -314,16 +264,16 @@ struct FetchedDiff: Codable, Sendable {
     var author: String?
     var headSHA: String?
 
-    init(bytes: [UInt8], configuration: String?, title: String?, author: String?, headSHA: String?) {
-        if !bytes.contains(0), let text = String(validating: bytes, as: UTF8.self) {
+    init(_ fetched: FetchedDiff) {
+        if !fetched.bytes.contains(0), let text = String(validating: fetched.bytes, as: UTF8.self) {
             diff = text
         } else {
-            diffBase64 = Data(bytes).base64EncodedString()
+            diffBase64 = Data(fetched.bytes).base64EncodedString()
         }
-        self.configuration = configuration
-        self.title = title
-        self.author = author
-        self.headSHA = headSHA
+        configuration = fetched.configuration
+        title = fetched.title
+        author = fetched.author
+        headSHA = fetched.headSHA
     }
 
     var bytes: [UInt8] {
@@ -354,18 +304,11 @@ struct VerdictOutput: Codable, Sendable {
     var verdict: Verdict
 }
 
-/// The persist node's output (not checkpointed: recording completes the task).
-struct PersistOutput: Codable, Sendable {
-    var reviewID: Int64?
-    var verdictStatus: String
-    var findings: Int
-}
-
 /// Parses the fetched diff and configuration once per task and shares the input among the agent nodes.
 final class ParsedInputCache: Sendable {
     private let cached = Mutex<ReviewInput?>(nil)
 
-    func input(from fetched: FetchedDiff) throws -> ReviewInput {
+    func input(from fetched: FetchOutput) throws -> ReviewInput {
         try cached.withLock { cached in
             if let cached { return cached }
             let diff: ParsedDiff
@@ -374,6 +317,8 @@ final class ParsedInputCache: Sendable {
             } catch {
                 throw TaskFailure.permanent("the diff cannot be parsed: \(error)")
             }
+            // An empty diff has nothing to review: approving it would let a failed `git diff` pass (fail-open).
+            guard !diff.files.isEmpty else { throw TaskFailure.permanent("the diff is empty: nothing to review") }
             var repositoryConfiguration = RepositoryConfiguration.default
             if let text = fetched.configuration {
                 do {
@@ -389,25 +334,9 @@ final class ParsedInputCache: Sendable {
     }
 }
 
-extension StoredFinding {
-    init(finding: Finding) {
-        self.init(
-            agent: finding.agent.rawValue, ruleID: finding.ruleId, severity: finding.severity.rawValue,
-            path: finding.path, line: finding.line, message: finding.message, suggestion: finding.suggestion,
-            fingerprint: finding.fingerprint, source: finding.source
-        )
-    }
-}
-
-extension VerdictStatus {
-    init(_ status: Verdict.Status) {
-        self = VerdictStatus(rawValue: status.rawValue) ?? .changesRequested
-    }
-}
-
 extension ReviewRequest {
     /// The request with what fetching learned (title, author, head commit) filled in where it was unknown.
-    func enriched(with fetched: FetchedDiff) -> ReviewRequest {
+    func enriched(with fetched: FetchOutput) -> ReviewRequest {
         var copy = self
         copy.title = copy.title ?? fetched.title
         copy.author = copy.author ?? fetched.author

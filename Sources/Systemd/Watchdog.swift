@@ -28,11 +28,16 @@ public struct Watchdog: Sendable, Equatable {
     ///   - now: the current instant of the same clock as the two timestamps.
     ///   - lastClaimTick: when the claim loop last completed a pass, `nil` before the first one.
     ///   - lastDatabaseSuccess: when a database call last succeeded, `nil` before the first one.
+    ///   - readOnlySince: since when the database refuses every write as read-only (after a failover the worker's
+    ///     connections may be to a standby or a demoted primary), `nil` when it accepts writes. While that lasts the
+    ///     worker is unhealthy at once: its queue has stalled, however well the database answers reads.
     public func check<Instant: InstantProtocol>(
         now: Instant,
         lastClaimTick: Instant?,
-        lastDatabaseSuccess: Instant?
+        lastDatabaseSuccess: Instant?,
+        readOnlySince: Instant? = nil
     ) -> Health where Instant.Duration == Duration {
+        if let readOnlySince { return .databaseReadOnly(for: Self.elapsed(from: readOnlySince, to: now)) }
         guard let lastDatabaseSuccess else { return .databaseNeverReached }
         let databaseSilence = Self.elapsed(from: lastDatabaseSuccess, to: now)
         if databaseSilence > databaseTolerance { return .databaseUnreachable(for: databaseSilence) }
@@ -59,6 +64,8 @@ public struct Watchdog: Sendable, Equatable {
         case databaseNeverReached
         /// The database has not answered for longer than the tolerance.
         case databaseUnreachable(for: Duration)
+        /// The database refuses writes (SQLSTATE 25006) and has for this long; the worker is reconnecting.
+        case databaseReadOnly(for: Duration)
         /// The claim loop has not completed its first pass.
         case claimLoopNotStarted
         /// The claim loop has not completed a pass for longer than the tolerance.
@@ -76,6 +83,8 @@ public struct Watchdog: Sendable, Equatable {
                 "database not reached yet"
             case .databaseUnreachable(let duration):
                 "database unreachable for \(Self.seconds(duration))"
+            case .databaseReadOnly(let duration):
+                "database read-only for \(Self.seconds(duration)) (a standby or a demoted primary?), reconnecting"
             case .claimLoopNotStarted:
                 "claim loop not started"
             case .claimLoopStalled(let duration):

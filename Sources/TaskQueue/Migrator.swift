@@ -32,6 +32,39 @@ public struct Migration: Sendable, Hashable {
     }
 }
 
+/// A file whose current version the migrator keeps applied: a SQL function of `database/functions/` (one
+/// `CREATE OR REPLACE FUNCTION` each) or `database/grants.sql`. Unlike a migration it may change: the migrator applies
+/// it again whenever its checksum differs from the one recorded in `schema_functions`.
+public struct SchemaFile: Sendable, Hashable {
+    /// The file name, e.g. `claim_task.sql`.
+    public let name: String
+    /// The SQL text.
+    public let sql: String
+    /// SHA-256 of the SQL text, hex.
+    public let checksum: String
+
+    /// Creates a file from its name and text.
+    public init(name: String, sql: String) {
+        self.name = name
+        self.sql = sql
+        self.checksum = SHA256.hexDigest(sql.utf8)
+    }
+}
+
+/// What one ``Migrator/migrate(on:)`` did.
+public struct MigrationReport: Sendable {
+    /// The migrations applied, in order (empty when the schema was current).
+    public var applied: [Migration] = []
+    /// The function files applied because they were new or changed.
+    public var functions: [String] = []
+    /// What `agentqueue_grant_roles()` answered when the grants were applied (`granted`, or which roles are missing);
+    /// `nil` when nothing changed.
+    public var grants: String?
+
+    /// Whether anything was changed.
+    public var changedAnything: Bool { !applied.isEmpty || !functions.isEmpty || grants != nil }
+}
+
 /// Why migrations could not be applied.
 public struct MigrationError: Error, Sendable, CustomStringConvertible {
     enum Code: Sendable {
@@ -109,15 +142,33 @@ public struct Migrator: Sendable {
         }
     }()
 
+    /// The current SQL functions built into this binary (`database/functions/*.sql`), by file name.
+    public static let bundledFunctions: [SchemaFile] = EmbeddedMigrations.functions.map {
+        SchemaFile(name: $0.name, sql: $0.sql)
+    }
+
+    /// The grants built into this binary (`database/grants.sql`).
+    public static let bundledGrants = SchemaFile(name: "grants.sql", sql: EmbeddedMigrations.grants)
+
     /// The schema version this binary expects: the highest bundled migration.
     public static var latestVersion: Int { bundled.last?.version ?? 0 }
 
     let migrations: [Migration]
+    let functions: [SchemaFile]
+    let grants: SchemaFile?
     let logger: Logger
 
-    /// Creates a migrator for the bundled migrations, or for a custom list (tests).
-    public init(migrations: [Migration] = Migrator.bundled, logger: Logger) throws(MigrationError) {
+    /// Creates a migrator for the bundled schema, or for a custom one (tests; the benchmark's older schemas, which
+    /// have no function files).
+    public init(
+        migrations: [Migration] = Migrator.bundled,
+        functions: [SchemaFile] = Migrator.bundledFunctions,
+        grants: SchemaFile? = Migrator.bundledGrants,
+        logger: Logger
+    ) throws(MigrationError) {
         self.migrations = try Self.validated(migrations)
+        self.functions = functions
+        self.grants = grants
         self.logger = logger
     }
 
@@ -129,44 +180,156 @@ public struct Migrator: Sendable {
         return sorted
     }
 
-    /// Applies every pending migration and returns the ones applied (empty when the schema was current).
+    /// Applies every pending migration, then every new or changed function file and, after any change, the grants;
+    /// returns what it did.
+    ///
+    /// Function files and grants are applied together in one transaction after the migrations: a function always has
+    /// its current body, and `database/grants.sql` sets every function's rights again (a `CREATE OR REPLACE FUNCTION`
+    /// resets `SECURITY DEFINER`).
     ///
     /// - Throws: ``MigrationError`` when an applied file was changed, the database is newer than this binary, or a
     ///   migration fails (it is rolled back); ``PostgresError`` for connection problems.
     @discardableResult
-    public func migrate(on connection: PostgresConnection) async throws -> [Migration] {
+    public func migrate(on connection: PostgresConnection) async throws -> MigrationReport {
         try await withMigrationLock(on: connection) {
-            try await ensureTable(on: connection)
-            let applied = try await appliedMigrations(on: connection)
-            try verify(applied)
-            var done: [Migration] = []
-            for migration in migrations where applied[migration.version] == nil {
-                let clock = ContinuousClock()
-                let start = clock.now
-                do {
-                    try await connection.withTransaction { connection in
-                        try await connection.simpleQuery(migration.sql)
-                        let elapsed = start.duration(to: clock.now)
-                        let milliseconds =
-                            Double(elapsed.components.seconds) * 1000
-                            + Double(elapsed.components.attoseconds) / 1e15
-                        try await connection.execute(
-                            """
-                            INSERT INTO schema_migrations (version, name, checksum, duration_ms)
-                            VALUES (\(migration.version), \(migration.name), \(migration.checksum), \(milliseconds))
-                            """
-                        )
-                    }
-                } catch let error as PostgresError where error.isConnectionLoss {
-                    throw error
-                } catch {
-                    throw MigrationError.failed(migration.name, error)
-                }
-                logger.info("applied migration", metadata: ["migration": "\(migration.name)"])
-                done.append(migration)
-            }
-            return done
+            var report = MigrationReport()
+            report.applied = try await applyMigrations(on: connection)
+            try await applyFunctions(on: connection, after: report.applied, into: &report)
+            return report
         }
+    }
+
+    private func applyMigrations(on connection: PostgresConnection) async throws -> [Migration] {
+        try await ensureTable(on: connection)
+        let applied = try await appliedMigrations(on: connection)
+        try verify(applied)
+        var done: [Migration] = []
+        for migration in migrations where applied[migration.version] == nil {
+            let clock = ContinuousClock()
+            let start = clock.now
+            do {
+                try await connection.withTransaction { connection in
+                    try await connection.simpleQuery(migration.sql)
+                    let milliseconds = start.duration(to: clock.now).inMilliseconds
+                    try await connection.execute(
+                        """
+                        INSERT INTO schema_migrations (version, name, checksum, duration_ms)
+                        VALUES (\(migration.version), \(migration.name), \(migration.checksum), \(milliseconds))
+                        """
+                    )
+                }
+            } catch let error as PostgresError where error.isConnectionLoss {
+                throw error
+            } catch {
+                throw MigrationError.failed(migration.name, error)
+            }
+            logger.info("applied migration", metadata: ["migration": "\(migration.name)"])
+            done.append(migration)
+        }
+        return done
+    }
+
+    /// Applies the function files that are new or changed, then the grants when anything changed (migrations
+    /// included) or the grants did not complete last time; records their checksums.
+    private func applyFunctions(
+        on connection: PostgresConnection,
+        after applied: [Migration],
+        into report: inout MigrationReport
+    ) async throws {
+        guard !functions.isEmpty || grants != nil else { return }
+        try await ensureFunctionsTable(on: connection)
+        let recorded = try await recordedFunctions(on: connection)
+        let changed = functions.filter { recorded[$0.name] != $0.checksum }
+        let grantsDue =
+            grants.map { recorded[$0.name] != $0.checksum } ?? false || !changed.isEmpty || !applied.isEmpty
+        guard !changed.isEmpty || grantsDue else { return }
+        var grantResult: String?
+        do {
+            try await connection.withTransaction { connection in
+                // A LANGUAGE sql function's body is checked when it is created: another function it calls may be
+                // further down the list (as pg_dump does, check them once everything exists).
+                try await connection.simpleQuery("SET LOCAL check_function_bodies = off")
+                for file in changed {
+                    try await connection.simpleQuery(file.sql)
+                    try await record(file, on: connection)
+                }
+                if let grants, grantsDue {
+                    try await connection.simpleQuery(grants.sql)
+                    grantResult =
+                        try await connection.query("SELECT agentqueue_grant_roles() AS result").single?
+                        .decode(String.self, "result") ?? "granted"
+                    // Roles a DBA still has to create: try again on the next migrate.
+                    if grantResult == "granted" { try await record(grants, on: connection) }
+                }
+            }
+        } catch let error as PostgresError where error.isConnectionLoss {
+            throw error
+        } catch {
+            throw MigrationError.failed(changed.map(\.name).joined(separator: ", ") + " or grants.sql", error)
+        }
+        for file in changed { logger.info("applied function", metadata: ["file": "\(file.name)"]) }
+        report.functions = changed.map(\.name)
+        report.grants = grantResult
+        if let grantResult, grantResult != "granted" {
+            logger.warning("roles missing: grants skipped", metadata: ["result": "\(grantResult)"])
+        }
+    }
+
+    private func record(_ file: SchemaFile, on connection: PostgresConnection) async throws {
+        try await connection.execute(
+            """
+            INSERT INTO schema_functions (name, checksum) VALUES (\(file.name), \(file.checksum))
+            ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now()
+            """
+        )
+    }
+
+    private func ensureFunctionsTable(on connection: PostgresConnection) async throws {
+        try await connection.simpleQuery(
+            """
+            CREATE TABLE IF NOT EXISTS schema_functions (
+                name       text PRIMARY KEY,
+                checksum   text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )
+            """
+        )
+    }
+
+    private func recordedFunctions(on connection: PostgresConnection) async throws -> [String: String] {
+        var recorded: [String: String] = [:]
+        for row in try await connection.query("SELECT name, checksum FROM schema_functions") {
+            recorded[try row.decode(String.self, "name")] = try row.decode(String.self, "checksum")
+        }
+        return recorded
+    }
+
+    /// Why the database's schema is not the one this binary expects, or `nil` when it is: the highest applied
+    /// migration must be ``latestVersion`` and every bundled function file must be applied in its current version
+    /// (`queuectl migrate` fixes both).
+    public static func schemaProblem(on connection: PostgresConnection) async throws -> String? {
+        let version = try await currentVersion(on: connection)
+        if version < latestVersion {
+            return "the database schema is at version \(version) but this program needs \(latestVersion): "
+                + "run `queuectl migrate`"
+        }
+        if version > latestVersion {
+            return "the database schema is at version \(version), newer than this program knows (\(latestVersion)): "
+                + "upgrade it"
+        }
+        let exists = try await connection.query("SELECT to_regclass('schema_functions') IS NOT NULL AS present")
+        var recorded: [String: String] = [:]
+        if try exists.single?.decode(Bool.self, "present") == true {
+            for row in try await connection.query("SELECT name, checksum FROM schema_functions") {
+                recorded[try row.decode(String.self, "name")] = try row.decode(String.self, "checksum")
+            }
+        }
+        let stale = bundledFunctions.filter { recorded[$0.name] != $0.checksum }.map(\.name)
+        if !stale.isEmpty {
+            return "the database's SQL functions differ from this program's (\(stale.prefix(3).joined(separator: ", "))"
+                + "\(stale.count > 3 ? ", …" : "")): run `queuectl migrate`"
+        }
+        return nil
     }
 
     /// Lists every migration with its state, without changing anything.

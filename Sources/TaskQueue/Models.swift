@@ -279,6 +279,8 @@ public enum FailOutcome: Sendable, Hashable {
     case retrying(at: Date)
     /// Out of attempts (or a permanent failure): dead.
     case dead
+    /// Its cancellation had been requested: cancelled instead of retried.
+    case cancelled
     /// The lease was lost: nothing was written.
     case leaseLost
 }
@@ -329,5 +331,51 @@ public struct RescuedTask: Sendable, Hashable {
         self.id = id
         self.state = state
         self.previousOwner = previousOwner
+    }
+}
+
+/// A node's checkpoint as stored.
+public struct Checkpoint: Sendable {
+    /// The node.
+    public let node: String
+    /// The schema version of the output.
+    public let version: Int
+    /// The node's output.
+    public let output: PostgresJSON
+    /// The attempt that wrote it.
+    public let attempt: Int
+    /// The worker that wrote it.
+    public let worker: String
+    /// How long the node ran.
+    public let duration: Duration
+}
+
+/// What writing a checkpoint did.
+public enum CheckpointWrite: String, Sendable {
+    /// Stored.
+    case written
+    /// The node already had a checkpoint (the first one stays).
+    case exists
+    /// The lease is no longer held: nothing was written.
+    case leaseLost = "lease_lost"
+}
+
+/// One node's output to checkpoint.
+public struct CheckpointOutput: Sendable {
+    /// The node.
+    public var node: String
+    /// The schema version of the output.
+    public var version: Int
+    /// The output.
+    public var output: PostgresJSON
+    /// How long the node ran.
+    public var duration: Duration
+
+    /// Creates a node output.
+    public init(node: String, version: Int, output: PostgresJSON, duration: Duration) {
+        self.node = node
+        self.version = version
+        self.output = output
+        self.duration = duration
     }
 }

@@ -7,7 +7,8 @@ import Synchronization
 /// A handler is called once per claimed attempt. It returns what happened, or throws: a ``TaskFailure`` (retried,
 /// or dead when permanent or out of attempts), a ``TaskInterruption`` (cancelled on request, or lease lost), or any
 /// other error (retried, with the error's description recorded). It must stop promptly when its Swift task is
-/// cancelled: the worker cancels it when the lease is lost or the shutdown grace period ends.
+/// cancelled: the worker cancels it when the lease is lost, cancellation is requested, a node times out, or the
+/// shutdown grace period ends.
 public protocol TaskHandler: Sendable {
     /// Does the work of one attempt.
     func handle(_ task: ClaimedTask, context: TaskContext) async throws -> TaskOutcome
@@ -15,11 +16,11 @@ public protocol TaskHandler: Sendable {
 
 /// What a handler's attempt led to.
 public enum TaskOutcome: Sendable {
-    /// Done: the worker completes the task with this result (fenced by the lease).
+    /// Done: the worker completes the task with this result (fenced by the lease; batched with other completions).
     case succeeded(result: PostgresJSON?)
-    /// Done, and the handler already completed the task itself in the transaction that stored its results
-    /// (see ``QueueClient/complete(_:result:on:)``).
-    case completedByHandler
+    /// Done, with rows to record: the worker writes them and completes the task in one transaction fenced by the
+    /// lease (``QueueClient/finish(_:records:)``), so that they are recorded exactly once.
+    case recorded(any TaskRecords)
 }
 
 /// A failure the handler reports on purpose.
@@ -54,17 +55,14 @@ public enum TaskInterruption: Error, Sendable, Equatable {
 public struct TaskContext: Sendable {
     /// The worker running the attempt (`host/instance/boot`).
     public let workerID: String
-    /// The queue client, for fenced writes.
-    public let queue: QueueClient
     /// A logger with the task's metadata.
     public let logger: Logger
     /// Signals from the heartbeat about this attempt.
     public let control: TaskControl
 
     /// Creates a context.
-    public init(workerID: String, queue: QueueClient, logger: Logger, control: TaskControl) {
+    public init(workerID: String, logger: Logger, control: TaskControl) {
         self.workerID = workerID
-        self.queue = queue
         self.logger = logger
         self.control = control
     }

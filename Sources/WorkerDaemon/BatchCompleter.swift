@@ -31,7 +31,7 @@ final class BatchCompleter: Sendable {
     private let connection: PinnedConnection
     private let patience: Duration
     private let databaseSucceeded: @Sendable () -> Void
-    private let databaseFailed: @Sendable (String) -> Void
+    private let databaseFailed: @Sendable (any Error) -> Void
     private let redact: @Sendable (String) -> String
     private let logger: Logger
     private let state = Mutex(State())
@@ -43,7 +43,7 @@ final class BatchCompleter: Sendable {
         connection: PinnedConnection,
         patience: Duration,
         databaseSucceeded: @escaping @Sendable () -> Void,
-        databaseFailed: @escaping @Sendable (String) -> Void,
+        databaseFailed: @escaping @Sendable (any Error) -> Void,
         redact: @escaping @Sendable (String) -> String,
         logger: Logger
     ) {
@@ -87,7 +87,7 @@ final class BatchCompleter: Sendable {
 
     private func write(_ batch: [Item]) async throws -> Set<Int64> {
         try await connection.use { connection in
-            try await QueueClient.complete(batch.map { (lease: $0.lease, result: $0.result) }, on: connection)
+            try await connection.run(CompleteTasks(batch.map { (lease: $0.lease, result: $0.result) }))
         }
     }
 
@@ -105,7 +105,7 @@ final class BatchCompleter: Sendable {
                 }
             } catch let error as PostgresError where error.isTransient {
                 failures += 1
-                databaseFailed(redact("\(error)"))
+                databaseFailed(error)
                 let now = ContinuousClock.now
                 var retry: [Item] = []
                 for item in batch {

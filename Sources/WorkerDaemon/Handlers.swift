@@ -1,3 +1,4 @@
+import DiffSources
 public import Logging
 import ModelAgents
 public import PostgresClient
@@ -33,14 +34,18 @@ public struct HandlerRegistry: Sendable {
 
 /// The built-in `noop` kind, for tests, benchmarks and smoke checks.
 ///
-/// Payload (all optional): `sleep_ms` — work this long (cancellable); `fail` — fail with this message;
-/// `permanent` — make that failure permanent. Succeeds with `{"ok": true}` otherwise.
+/// Payload (all optional): `sleep_ms` — work this long, at most a day (stopped at once by a cancel request, a lost
+/// lease or a shutdown); `fail` — fail with this message; `permanent` — make that failure permanent. Succeeds with no
+/// result otherwise.
 public struct NoopHandler: TaskHandler {
     struct Payload: Decodable {
         var sleep_ms: Int?
         var fail: String?
         var permanent: Bool?
     }
+
+    /// The longest `sleep_ms`: a day.
+    static let longestSleep = 86_400_000
 
     /// Creates the handler.
     public init() {}
@@ -53,7 +58,10 @@ public struct NoopHandler: TaskHandler {
             throw TaskFailure.permanent(
                 "noop payload is invalid: expected {sleep_ms?: int, fail?: string, permanent?: bool}")
         }
-        if let milliseconds = payload.sleep_ms, milliseconds > 0 {
+        if let milliseconds = payload.sleep_ms {
+            guard (0...Self.longestSleep).contains(milliseconds) else {
+                throw TaskFailure.permanent("noop payload is invalid: sleep_ms must be 0 to \(Self.longestSleep)")
+            }
             try await Task.sleep(for: .milliseconds(milliseconds))
         }
         try context.checkBoundary()
@@ -65,14 +73,14 @@ public struct NoopHandler: TaskHandler {
 }
 
 extension WorkerDaemon {
-    /// The task kinds a standard worker runs: `review` and `noop`. The review agents use a model when
-    /// `LLM_*` settings configure one (see README, "Using a model").
+    /// The task kinds a standard worker runs: `review` and `noop`. The review agents use a model when the `LLM_*`
+    /// settings configure one (docs/models.md).
     public static func standardHandlers(
         configuration: WorkerConfiguration,
         pool: PostgresConnectionPool,
         logger: Logger
     ) throws -> HandlerRegistry {
-        let models = try ModelConfiguration(environment: ProcessEnvironment.current())
+        let models = configuration.models
         let reviewer = models.isEnabled ? try ModelReviewer(configuration: models, logger: logger) : nil
         var registry = HandlerRegistry()
         registry.register("noop", NoopHandler())
@@ -82,12 +90,11 @@ extension WorkerDaemon {
                 configuration: ReviewWorkflowConfiguration(
                     checkpointing: configuration.checkpointing,
                     analytics: configuration.analytics,
-                    githubToken: configuration.githubToken,
-                    githubAPIURL: configuration.githubAPIURL,
-                    nodeDelays: ReviewWorkflowConfiguration.parseNodeDelays(
-                        ProcessEnvironment.current()["AGENTQUEUE_NODE_DELAYS"]
-                    ),
-                    modelReviewer: reviewer
+                    sources: DiffSources(
+                        githubToken: configuration.githubToken, githubAPIURL: configuration.githubAPIURL),
+                    nodeDelays: configuration.nodeDelays,
+                    modelReviewer: reviewer,
+                    agentThreads: AgentThreads(count: configuration.agentThreads)
                 ),
                 pool: pool
             )

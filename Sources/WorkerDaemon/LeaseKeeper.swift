@@ -5,124 +5,136 @@ import ServiceLifecycle
 import Synchronization
 import TaskQueue
 
-/// Extends the leases of running attempts from a thread of its own, on a connection of its own.
+/// Extends the leases of running attempts: an ordinary loop, on a thread and a connection of its own.
 ///
-/// Heartbeats must not share a thread or a connection with the work: a busy worker (agents saturating the
-/// cooperative thread pool, a pool of connections all in use) would otherwise look dead and its tasks would run
-/// twice. A lease the database no longer holds, or one that could not be extended before it expired, is lost:
-/// the attempt is flagged and cancelled, and writes nothing more.
+/// Heartbeats must not share a thread or a connection with the work: a busy worker (agents saturating the CPU, a pool
+/// of connections all in use) would otherwise look dead and its tasks would run twice. So the loop runs on its
+/// connection's own thread (``PinnedConnection``), and even its pauses are timers on that thread, never Swift's
+/// cooperative pool. A lease the database no longer holds, or one that could not be extended before it expired, is
+/// lost: the attempt is flagged and cancelled, and writes nothing more.
 final class LeaseKeeper: Service {
-    private let configuration: PostgresConfiguration
+    private let connection: PinnedConnection
     private let state: WorkerState
     private let leaseDuration: Duration
     private let interval: Duration
+    private let redact: @Sendable (String) -> String
     private let logger: Logger
-    private let stop = DispatchSemaphore(value: 0)
-    private let stopped = Atomic<Bool>(false)
+    private let timer: ThreadTimer
 
     init(
-        configuration: PostgresConfiguration, state: WorkerState, leaseDuration: Duration, interval: Duration,
-        logger: Logger
+        connection: PinnedConnection, state: WorkerState, leaseDuration: Duration, interval: Duration,
+        redact: @escaping @Sendable (String) -> String, logger: Logger
     ) {
-        self.configuration = configuration
+        self.connection = connection
         self.state = state
         self.leaseDuration = leaseDuration
         self.interval = interval
+        self.redact = redact
         self.logger = logger
+        timer = ThreadTimer(queue: connection.executor.queue)
     }
 
     func run() async throws {
-        let finished = DispatchSemaphore(value: 0)
-        let thread = DispatchQueue(label: "agentqueue.worker.heartbeat")
-        thread.async {
-            self.loop()
-            finished.signal()
-        }
-        // Keep beating until the worker has handed back or finished every attempt (it shuts down first).
-        await withGracefulShutdownHandler {
-            while !self.stopped.load(ordering: .acquiring) {
-                try? await Task.sleep(for: .milliseconds(200))
-                if Task.isCancelled { break }
+        // Keep beating until the worker has handed back or finished every attempt (it is shut down first).
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withTaskExecutorPreference(connection.executor) { await loop() }
+            } onGracefulShutdown: {
+                self.timer.stop()
             }
-        } onGracefulShutdown: {
-            self.shutdown()
+        } onCancel: {
+            timer.stop()
         }
-        shutdown()
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                finished.wait()
-                continuation.resume()
-            }
-        }
+        await connection.close()
     }
 
-    private func shutdown() {
-        if !stopped.exchange(true, ordering: .acquiringAndReleasing) { stop.signal() }
-    }
-
-    /// The heartbeat loop; runs on its own thread.
-    private func loop() {
-        var connection: PostgresConnection?
+    private func loop() async {
         // When each held lease was last confirmed; a lease not confirmed within its duration is lost locally.
-        var confirmed: [Int64: ContinuousClock.Instant] = [:]
+        var confirmed: [Lease: ContinuousClock.Instant] = [:]
         let clock = ContinuousClock()
-        while true {
-            if stop.wait(timeout: .now() + .nanoseconds(Int(interval.nanoseconds))) == .success { break }
+        while await timer.sleep(for: interval) {
             let leases = state.heldLeases()
             let now = clock.now
-            confirmed = confirmed.filter { entry in leases.contains { $0.taskID == entry.key } }
-            for lease in leases where confirmed[lease.taskID] == nil { confirmed[lease.taskID] = now }
+            confirmed = confirmed.filter { leases.contains($0.key) }
+            for lease in leases where confirmed[lease] == nil { confirmed[lease] = now }
             guard !leases.isEmpty else { continue }
             do {
-                if connection == nil || connection?.isBroken == true {
-                    connection?.closeBlocking()
-                    connection = try PostgresConnection.connectBlocking(configuration: configuration, logger: logger)
-                }
-                let held = try heartbeat(leases, on: connection!)
-                // A lease can also be gone because its own attempt completed the task meanwhile (a handler that
-                // completes in its own transaction): that is not a loss, and its work must not be stopped.
-                let gone = leases.filter { held[$0.taskID] == nil }
-                let completed =
-                    gone.isEmpty
-                    ? []
-                    : try QueueClient.taskIDs(
-                        in: try connection!.queryBlocking(QueueClient.completedByOwnAttemptStatement(gone))
-                    )
+                let held = try await connection.use { try await $0.run(HeartbeatTasks(leases, lease: leaseDuration)) }
                 state.databaseSucceeded()
                 let after = clock.now
                 for lease in leases {
-                    if let cancelRequested = held[lease.taskID] {
-                        confirmed[lease.taskID] = after
-                        if cancelRequested { state.cancelRequested(taskID: lease.taskID) }
-                    } else if !completed.contains(lease.taskID) && state.leaseLost(taskID: lease.taskID) {
+                    if let cancelRequested = held[lease.token] {
+                        confirmed[lease] = after
+                        if cancelRequested { state.cancelRequested(lease) }
+                    } else if state.leaseLost(lease) {
                         // Only for attempts still at work: one writing its outcome ends its lease itself.
                         logger.warning(
                             "lease lost", metadata: ["task.id": "\(lease.taskID)", "attempt": "\(lease.attempt)"])
                     }
                 }
             } catch {
-                logger.warning("heartbeat failed", metadata: ["error": "\(configuration.redact("\(error)"))"])
-                state.databaseFailed(configuration.redact("\(error)"))
+                logger.warning("heartbeat failed", metadata: ["error": "\(redact("\(error)"))"])
+                state.databaseFailed(error, redact: redact)
                 // Leases that could not be confirmed for a whole lease period have expired in the database.
-                for lease in leases where clock.now - (confirmed[lease.taskID] ?? now) >= leaseDuration {
-                    if state.leaseLost(taskID: lease.taskID) {
+                for lease in leases where clock.now - (confirmed[lease] ?? now) >= leaseDuration {
+                    if state.leaseLost(lease) {
                         logger.warning("lease expired without heartbeat", metadata: ["task.id": "\(lease.taskID)"])
                     }
                 }
             }
         }
-        connection?.closeBlocking()
-    }
-
-    private func heartbeat(_ leases: [Lease], on connection: PostgresConnection) throws -> [Int64: Bool] {
-        try QueueClient.heldLeases(
-            in: try connection.queryBlocking(QueueClient.heartbeatStatement(leases, lease: leaseDuration))
-        )
     }
 }
 
-extension Duration {
-    var nanoseconds: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+/// Pauses a loop with timers on a dispatch queue of the caller's (a ``PostgresExecutor``'s), so that its pauses end
+/// on time even when Swift's cooperative pool is saturated; ``stop()`` ends the current and every later pause at once.
+final class ThreadTimer: Sendable {
+    private struct State {
+        var stopped = false
+        var generation = 0
+        var waiter: CheckedContinuation<Bool, Never>?
+    }
+
+    private let queue: DispatchQueue
+    private let state = Mutex(State())
+
+    init(queue: DispatchQueue) {
+        self.queue = queue
+    }
+
+    /// Waits `duration`; returns false (at once) once ``stop()`` was called.
+    func sleep(for duration: Duration) async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let generation = state.withLock { state -> Int? in
+                guard !state.stopped else { return nil }
+                state.generation += 1
+                state.waiter = continuation
+                return state.generation
+            }
+            guard let generation else {
+                continuation.resume(returning: false)
+                return
+            }
+            let (seconds, attoseconds) = duration.components
+            let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+            queue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
+                let waiter = self.state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                    guard state.generation == generation else { return nil }
+                    defer { state.waiter = nil }
+                    return state.waiter
+                }
+                waiter?.resume(returning: true)
+            }
+        }
+    }
+
+    /// Ends the current pause and every later one.
+    func stop() {
+        let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            state.stopped = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: false)
     }
 }

@@ -22,14 +22,15 @@ struct RescueService: Service {
     let identity: WorkerIdentity
     let configuration: WorkerConfiguration
     let state: WorkerState
-    let queue: QueueClient
+    let pool: PostgresConnectionPool
     let logger: Logger
 
     func run() async throws {
+        guard await cancelWhenGracefulShutdown({ await state.databaseReady.wait() }) == true else { return }
         let retry = RetryPolicy(base: configuration.retryBase, maximum: configuration.retryMaximum)
         do {
-            let previous = try await queue.rescuePreviousBoots(
-                ownerPrefix: identity.stablePrefix, currentOwner: identity.id, retry: retry
+            let previous = try await pool.run(
+                RescueTasks.previousBoots(ownerPrefix: identity.stablePrefix, currentOwner: identity.id, retry: retry)
             )
             if !previous.isEmpty {
                 logger.notice(
@@ -42,7 +43,7 @@ struct RescueService: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    let rescued = try await queue.rescueExpired(limit: 100, retry: retry)
+                    let rescued = try await pool.run(RescueTasks.expired(limit: 100, retry: retry))
                     state.databaseSucceeded()
                     for task in rescued {
                         logger.notice(
@@ -57,6 +58,7 @@ struct RescueService: Service {
                 } catch is CancellationError {
                     return
                 } catch {
+                    state.databaseFailed(error, redact: configuration.redact)
                     logger.warning("rescue failed", metadata: ["error": "\(configuration.redact("\(error)"))"])
                 }
                 try? await Task.sleep(for: configuration.rescueInterval * Double.random(in: 0.8...1.2))
@@ -73,6 +75,7 @@ struct WakeupService: Service {
     let logger: Logger
 
     func run() async throws {
+        guard await cancelWhenGracefulShutdown({ await state.databaseReady.wait() }) == true else { return }
         await cancelWhenGracefulShutdown {
             var failures = 0
             while !Task.isCancelled {
@@ -119,16 +122,15 @@ struct RegistryService: Service {
     static let interval: Duration = .seconds(5)
 
     func run() async throws {
+        guard await cancelWhenGracefulShutdown({ await state.databaseReady.wait() }) == true else { return }
         let settings = state.settings
         do {
-            try await pool.execute(
-                """
-                INSERT INTO workers (id, host, instance, boot_id, pid, version, queues, concurrency, heartbeat_interval)
-                VALUES (\(identity.id), \(identity.host), \(identity.instance), \(identity.bootID)::uuid,
-                        \(Int(getpid())), \(AgentQueueInfo.version), \(settings.queues)::text[], \(settings.concurrency),
-                        \(Self.interval)::interval)
-                ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), state = 'running'
-                """
+            try await pool.run(
+                RegisterWorker(
+                    id: identity.id, host: identity.host, instance: identity.instance,
+                    bootID: identity.bootID.uuidString, pid: Int(getpid()), version: AgentQueueInfo.version,
+                    queues: settings.queues, concurrency: settings.concurrency, interval: Self.interval
+                )
             )
         } catch {
             logger.warning("could not register the worker", metadata: ["error": "\(configuration.redact("\(error)"))"])
@@ -146,19 +148,16 @@ struct RegistryService: Service {
     private func update(finalState: String?) async {
         let snapshot = state.snapshot()
         let settings = state.settings
-        let workerState = finalState ?? (snapshot.draining ? "draining" : "running")
         do {
-            try await pool.execute(
-                """
-                UPDATE workers SET heartbeat_at = now(), state = \(workerState), tasks_done = \(snapshot.done),
-                    tasks_failed = \(snapshot.failed), queues = \(settings.queues)::text[],
-                    concurrency = \(settings.concurrency),
-                    stopped_at = CASE WHEN \(workerState) = 'stopped' THEN now() END
-                WHERE id = \(identity.id)
-                """
+            try await pool.run(
+                UpdateWorker(
+                    id: identity.id, state: finalState ?? (snapshot.draining ? "draining" : "running"),
+                    done: snapshot.done, failed: snapshot.failed, queues: settings.queues,
+                    concurrency: settings.concurrency)
             )
             state.databaseSucceeded()
         } catch {
+            state.databaseFailed(error, redact: configuration.redact)
             logger.debug("registry update failed", metadata: ["error": "\(configuration.redact("\(error)"))"])
         }
     }
@@ -174,11 +173,8 @@ struct SystemdService: Service {
     let logger: Logger
 
     func run() async throws {
-        // READY=1 only once the loops run (the database and schema were checked before the services started).
-        while !state.loopStarted {
-            try? await Task.sleep(for: .milliseconds(20))
-            if Task.isCancelled { return }
-        }
+        // READY=1 only once the claim loop runs: the database answered with the expected schema first.
+        guard await cancelWhenGracefulShutdown({ await state.claimLoopStarted.wait() }) == true else { return }
         notifier.ready(status: statusLine())
         logger.info("worker ready", metadata: ["queues": "\(state.settings.queues.joined(separator: ","))"])
 
@@ -215,7 +211,7 @@ struct SystemdService: Service {
             let snapshot = state.snapshot()
             let health = policy.check(
                 now: ContinuousClock.now, lastClaimTick: snapshot.lastClaimTick,
-                lastDatabaseSuccess: snapshot.lastDatabaseSuccess
+                lastDatabaseSuccess: snapshot.lastDatabaseSuccess, readOnlySince: snapshot.readOnlySince
             )
             if health.isHealthy {
                 if watchdog { notifier.watchdog() }
@@ -227,7 +223,7 @@ struct SystemdService: Service {
             } else {
                 var reason = health.description
                 switch health {
-                case .databaseUnreachable, .databaseNeverReached:
+                case .databaseUnreachable, .databaseNeverReached, .databaseReadOnly:
                     if let error = snapshot.lastDatabaseError { reason += ": \(error)" }
                 default:
                     break
@@ -245,17 +241,10 @@ struct SystemdService: Service {
 
     private func refreshQueueDepth() async {
         do {
-            let rows = try await pool.query(
-                """
-                SELECT count(*) AS n FROM (
-                    SELECT 1 FROM tasks WHERE state = 'pending' AND queue = ANY (\(state.settings.queues)::text[])
-                    LIMIT 100000) AS pending
-                """
-            )
-            state.recordPending(try rows.single?.decode(Int.self, "n"))
-            state.databaseSucceeded()
+            state.recordPending(try await pool.run(CountPendingTasks(queues: state.settings.queues, cap: 100_000)))
+            // A read: it proves nothing about writes (a read-only standby answers it), so health is not updated.
         } catch {
-            state.databaseFailed(configuration.redact("\(error)"))
+            state.databaseFailed(error, redact: configuration.redact)
         }
     }
 
@@ -283,95 +272,28 @@ func grouped(_ value: Int) -> String {
     return value < 0 ? "-" + result : result
 }
 
-/// Handles SIGTERM and SIGINT (drain, then a second one hands everything back at once) and SIGHUP (reload).
+/// The signals ServiceGroup does not handle: SIGHUP reloads the configuration, and a second SIGTERM or SIGINT (the
+/// first starts the group's graceful shutdown: the drain) hands every running task back at once.
 struct SignalService: Service {
-    let router: SignalRouter
     let state: WorkerState
-    let notifier: SystemdNotifier
-    let trigger: ShutdownTrigger
     let reload: @Sendable () async -> Void
     let logger: Logger
 
     func run() async throws {
-        let stopRequests = Atomic<Int>(0)
-        // A stop signal that came while the worker waited for the database, after that wait had already ended,
-        // was heard by nobody: replay it, or the worker would run on until systemd's SIGKILL.
-        router.route(replayingMissedStop: true) { signal in
-            switch signal {
-            case .sighup:
-                Task { await reload() }
-            default:
-                if stopRequests.add(1, ordering: .relaxed).newValue == 1 {
-                    logger.info("stopping: draining running tasks", metadata: ["signal": "\(signal)"])
-                    notifier.stopping(status: "draining: \(state.runningCount) running")
-                    state.startDraining()
-                    Task { await trigger.trigger() }
-                } else {
+        let signals = await UnixSignalsSequence(trapping: .sighup, .sigterm, .sigint)
+        await cancelWhenGracefulShutdown {
+            var stops = 0
+            for await signal in signals {
+                if signal == .sighup {
+                    await reload()
+                    continue
+                }
+                stops += 1
+                if stops >= 2 {
                     logger.notice("second stop signal: handing back running tasks now")
                     state.releaseNow()
                 }
             }
         }
-        // Stay until the very end of the shutdown (this service is shut down last), so a second signal is heard.
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
-        }
-    }
-}
-
-/// Traps SIGTERM, SIGINT and SIGHUP once for the whole process and hands each signal to the current route.
-final class SignalRouter: Sendable {
-    private struct Route {
-        var handler: (@Sendable (UnixSignal) -> Void)?
-        /// The last stop signal (SIGTERM, SIGINT) handed to any route.
-        var lastStop: UnixSignal?
-    }
-
-    private let current = Mutex(Route())
-    private let listener = Mutex<Task<Void, Never>?>(nil)
-
-    /// Starts trapping the signals.
-    static func start() async -> SignalRouter {
-        let router = SignalRouter()
-        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
-        let task = Task {
-            for await signal in signals {
-                let handler = router.current.withLock { route in
-                    if signal != .sighup { route.lastStop = signal }
-                    return route.handler
-                }
-                handler?(signal)
-            }
-        }
-        router.listener.withLock { $0 = task }
-        return router
-    }
-
-    /// Sends every following signal to `handler`. With `replayingMissedStop`, a stop signal that an earlier route
-    /// received is handed to `handler` at once as well (the earlier route may have been past caring).
-    func route(replayingMissedStop: Bool = false, _ handler: @escaping @Sendable (UnixSignal) -> Void) {
-        let missed = current.withLock { route in
-            route.handler = handler
-            return route.lastStop
-        }
-        if replayingMissedStop, let missed { handler(missed) }
-    }
-
-    /// Stops trapping.
-    func stop() {
-        listener.withLock { $0 }?.cancel()
-    }
-}
-
-/// Lets a service start the group's graceful shutdown once the group exists.
-final class ShutdownTrigger: Sendable {
-    private let group = Mutex<ServiceGroup?>(nil)
-
-    func set(_ serviceGroup: ServiceGroup) {
-        group.withLock { $0 = serviceGroup }
-    }
-
-    func trigger() async {
-        await group.withLock { $0 }?.triggerGracefulShutdown()
     }
 }

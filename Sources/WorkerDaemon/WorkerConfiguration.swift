@@ -1,4 +1,5 @@
 public import Logging
+public import ModelAgents
 public import PostgresClient
 public import Systemd
 import TaskQueue
@@ -13,10 +14,17 @@ import TaskQueue
     import Glibc
 #endif
 
-/// Everything a worker process is configured with, validated once at start (and again on reload).
+/// Everything a worker process is configured with, read in one place and validated once at start (and again on
+/// reload): the queue settings, the model back-end's `LLM_*` settings, logging.
 ///
 /// Settings come from the environment, overridden by an optional `KEY=value` file (`--config`), which is read
-/// again on SIGHUP. Every setting has a default except `DATABASE_URL`.
+/// again on SIGHUP. Every setting may be given either way, and every one has a default except `DATABASE_URL`. A key
+/// in the file that is not a setting, or an environment variable in the worker's namespaces (`WORKER_`, `LLM_`) that is
+/// not one, is an error naming the nearest setting: a misspelt key is never silently ignored.
+///
+/// (swift-configuration was considered and declined: the units already speak systemd's `EnvironmentFile=` format,
+/// which it does not read, and it has no notion of an unknown key; what it adds — hierarchical keys and several
+/// providers — this flat set of settings does not need, for a dependency every build would pay for.)
 ///
 /// Under systemd the environment (`EnvironmentFile=`, root-only) carries the secrets and is read only when an
 /// instance starts; the settings file is world-readable, so the worker's transient user can read it again on a
@@ -72,6 +80,13 @@ public struct WorkerConfiguration: Sendable {
     public var githubAPIURL: String
     /// The settings file that was read, if any, or why none was (for `--check-config` and logs).
     public var settingsFile: SettingsFileStatus = .none
+    /// The threads that parse diffs and run the rule agents, off Swift's cooperative pool.
+    public var agentThreads: Int
+    /// The model back-end's settings (`LLM_*`); disabled unless an agent is set to use a model.
+    public var models: ModelConfiguration
+    /// Testing aid: extra time review nodes spend before they work (`AGENTQUEUE_NODE_DELAYS`,
+    /// `node=milliseconds,…`). Empty in production.
+    public var nodeDelays: [String: Duration]
 
     /// Masks every secret of this configuration (database password, GitHub token) in a message, for logs,
     /// STATUS= lines and task errors.
@@ -85,7 +100,7 @@ public struct WorkerConfiguration: Sendable {
         return text
     }
 
-    /// The model endpoint's API key (`LLM_API_KEY`), kept only to mask it; the model back-end reads its own settings.
+    /// The model endpoint's API key (`LLM_API_KEY`), kept only to mask it.
     var modelAPIKey: String?
 
     /// Reads the configuration from the environment and, when given, a `KEY=value` file whose settings win.
@@ -100,11 +115,18 @@ public struct WorkerConfiguration: Sendable {
     ) throws(ConfigurationError) -> WorkerConfiguration {
         var settings = environment
         var status = SettingsFileStatus.none
+        for key in environment.keys.sorted()
+        where Self.checkedPrefixes.contains(where: key.hasPrefix) && !Self.settingNames.contains(key) {
+            throw ConfigurationError(setting: key, "is not a setting (in the environment)\(Self.suggestion(for: key))")
+        }
         if let configFile {
             let optional = configFile.hasPrefix("-")
             let path = optional ? String(configFile.dropFirst()) : configFile
             guard !path.isEmpty else { throw ConfigurationError(setting: "--config", "needs a file name") }
             if let values = try ConfigurationFile.read(path: path, missingIsError: !optional) {
+                for key in values.keys.sorted() where !Self.settingNames.contains(key) {
+                    throw ConfigurationError(setting: key, "is not a setting (in \(path))\(Self.suggestion(for: key))")
+                }
                 for (key, value) in values { settings[key] = value }
                 status = .read(path)
             } else {
@@ -167,9 +189,24 @@ public struct WorkerConfiguration: Sendable {
         }
         checkpointing = try reader.boolean("ENABLE_CHECKPOINTING", default: true)
         analytics = try reader.boolean("ENABLE_ANALYTICS", default: true)
+        agentThreads = try reader.integer(
+            "WORKER_AGENT_THREADS", default: ProcessInfo.processInfo.activeProcessorCount, range: 1...256)
         githubToken = settings["GITHUB_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         modelAPIKey = settings["LLM_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         githubAPIURL = settings["GITHUB_API_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://api.github.com"
+        guard let apiURL = URL(string: githubAPIURL), apiURL.scheme == "https" || apiURL.scheme == "http",
+            apiURL.host != nil
+        else {
+            throw ConfigurationError(
+                setting: "GITHUB_API_URL",
+                "must be an http(s) URL such as https://api.github.com (got '\(githubAPIURL)')")
+        }
+        nodeDelays = try reader.nodeDelays("AGENTQUEUE_NODE_DELAYS")
+        do {
+            models = try ModelConfiguration(environment: settings)
+        } catch {
+            throw ConfigurationError(setting: error.variable, message: error.description)
+        }
 
         guard heartbeatInterval * 2 <= leaseDuration else {
             throw ConfigurationError(
@@ -196,19 +233,67 @@ public struct WorkerConfiguration: Sendable {
     }
 }
 
-/// A setting that is missing or invalid.
+/// A setting that is missing, invalid or unknown. The worker exits with status 78 (EX_CONFIG) for it.
 public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
-    /// The setting's name (environment variable or option).
+    /// The setting's name (environment variable, settings-file key or option).
     public let setting: String
-    /// What is wrong with it.
-    public let problem: String
+    /// What is wrong, naming the setting; never a secret's value.
+    public let description: String
 
     init(setting: String, _ problem: String) {
         self.setting = setting
-        self.problem = problem
+        self.description = "\(setting) \(problem)"
     }
 
-    public var description: String { "\(setting) \(problem)" }
+    init(setting: String, message: String) {
+        self.setting = setting
+        self.description = message
+    }
+}
+
+extension WorkerConfiguration {
+    /// Every setting a worker reads, from the environment or the settings file.
+    public static let settingNames: Set<String> = Set<String>(
+        [
+            "DATABASE_URL", "WORKER_INSTANCE", "WORKER_QUEUES", "WORKER_CONCURRENCY", "WORKER_CLAIM_BATCH",
+            "WORKER_LEASE_SECONDS", "WORKER_HEARTBEAT_SECONDS", "WORKER_POLL_INTERVAL_MS", "WORKER_LISTEN",
+            "WORKER_SHUTDOWN_GRACE_SECONDS", "WORKER_DB_TOLERANCE_SECONDS", "WORKER_RESCUE_INTERVAL_SECONDS",
+            "WORKER_RETRY_BASE_SECONDS", "WORKER_RETRY_MAX_SECONDS", "WORKER_STATEMENT_TIMEOUT_SECONDS",
+            "WORKER_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", "WORKER_AGENT_THREADS", "DB_POOL_SIZE", "DB_MAX_OVERFLOW",
+            "LOG_LEVEL", "LOG_FORMAT", "ENABLE_CHECKPOINTING", "ENABLE_ANALYTICS", "GITHUB_TOKEN", "GITHUB_API_URL",
+            "AGENTQUEUE_NODE_DELAYS",
+        ]
+    ).union(ModelConfiguration.settingNames)
+
+    /// Environment variables with these prefixes are the worker's: one that is not a setting is a mistake. (Others,
+    /// such as `PATH`, `GITHUB_ACTIONS` or a test script's `AGENTQUEUE_BIN_DIR`, belong to someone else and are not
+    /// checked.)
+    static let checkedPrefixes = ["WORKER_", "LLM_"]
+
+    /// `" (did you mean X?)"` for the setting nearest to an unknown key, or nothing when none is near.
+    static func suggestion(for key: String) -> String {
+        let upper = key.uppercased()
+        let nearest = settingNames.map { ($0, editDistance(upper, $0)) }.min {
+            $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0)
+        }
+        guard let nearest, nearest.1 <= max(2, nearest.0.count / 4) else { return "" }
+        return " (did you mean \(nearest.0)?)"
+    }
+
+    /// The Levenshtein distance between two strings.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8)
+        let b = Array(b.utf8)
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var current = [i] + [Int](repeating: 0, count: b.count)
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return a.isEmpty ? b.count : previous[b.count]
+    }
 }
 
 /// Reads `KEY=value` lines (the systemd EnvironmentFile format: `#` comments, optional quotes).
@@ -337,6 +422,19 @@ struct SettingsReader {
         return level
     }
 
+    func nodeDelays(_ name: String) throws(ConfigurationError) -> [String: Duration] {
+        guard let text = value(name) else { return [:] }
+        var delays: [String: Duration] = [:]
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: [" ", "\t"]) }
+            guard parts.count == 2, !parts[0].isEmpty, let milliseconds = Int64(parts[1]), milliseconds >= 0 else {
+                throw ConfigurationError(setting: name, "must be node=milliseconds,… (got '\(item)')")
+            }
+            delays[parts[0]] = .milliseconds(milliseconds)
+        }
+        return delays
+    }
+
     func logFormat(_ name: String, default fallback: LogFormat) throws(ConfigurationError) -> LogFormat {
         guard let text = value(name)?.lowercased() else { return fallback }
         guard let format = LogFormat(rawValue: text) else {
@@ -428,10 +526,11 @@ extension WorkerConfiguration {
             ("DB_MAX_OVERFLOW", "\(poolOverflow)"),
             ("LOG_LEVEL", "\(logLevel)"),
             ("LOG_FORMAT", "\(logFormat)"),
+            ("WORKER_AGENT_THREADS", "\(agentThreads)"),
             ("ENABLE_CHECKPOINTING", "\(checkpointing)"),
             ("ENABLE_ANALYTICS", "\(analytics)"),
             ("GITHUB_TOKEN", revealingSecrets ? githubToken ?? "" : githubToken == nil ? "(not set)" : "(set)"),
             ("GITHUB_API_URL", githubAPIURL),
-        ]
+        ] + models.settingValues(revealingSecrets: revealingSecrets)
     }
 }

@@ -1,7 +1,6 @@
 public import Logging
 public import PostgresClient
 import ServiceLifecycle
-import Synchronization
 public import Systemd
 import TaskQueue
 import UnixSignals
@@ -12,8 +11,10 @@ import UnixSignals
     import Foundation
 #endif
 
-/// The worker process: waits for the database, then runs the claim loop, heartbeat, rescuer, listener, registry
-/// and systemd notifier in one `ServiceGroup` until SIGTERM.
+/// The worker process: the claim loop, heartbeat, rescuer, listener, registry, systemd notifier and signal handling,
+/// wired in one `ServiceGroup` that owns SIGTERM and SIGINT (graceful shutdown: the drain). The claim loop first waits
+/// for the database and its schema; the services that use the database start once it answers, and READY=1 is sent
+/// once the claim loop runs.
 public enum WorkerDaemon {
     /// Runs a worker until it is stopped. Returns normally after a clean drain.
     ///
@@ -44,15 +45,7 @@ public enum WorkerDaemon {
                 "concurrency": "\(configuration.concurrency)",
             ]
         )
-        let router = await SignalRouter.start()
-        defer { router.stop() }
-        guard await waitForDatabase(configuration: configuration, router: router, notifier: notifier, logger: logger)
-        else {
-            logger.info("stopped before the database was ready")
-            notifier.stopping()
-            return
-        }
-
+        // Connections are opened on first use: nothing touches the database before the claim loop found it ready.
         let pool = PostgresConnectionPool(
             connection: configuration.database,
             pool: .init(
@@ -61,11 +54,9 @@ public enum WorkerDaemon {
             ),
             logger: logger
         )
-        let queue = QueueClient(pool: pool, logger: logger)
         let state = WorkerState(settings: .init(concurrency: configuration.concurrency, queues: configuration.queues))
         var handlers = try makeHandlers(pool)
         if handlers.handler(for: "noop") == nil { handlers.register("noop", NoopHandler()) }
-        let trigger = ShutdownTrigger()
 
         let reload: @Sendable () async -> Void = {
             notifier.reloading(status: "reloading configuration")
@@ -91,15 +82,19 @@ public enum WorkerDaemon {
             notifier.ready(status: status)
         }
 
+        // The group shuts services down in reverse order, each after the one after it finished: the claim loop
+        // (last) drains first; the heartbeat keeps the leases of draining tasks until it has; signals stay handled
+        // to the very end, so that a second SIGTERM is heard.
         var services: [any Service] = [
-            SignalService(
-                router: router, state: state, notifier: notifier, trigger: trigger, reload: reload, logger: logger),
+            SignalService(state: state, reload: reload, logger: logger),
             SystemdService(configuration: configuration, state: state, pool: pool, notifier: notifier, logger: logger),
             RegistryService(identity: identity, configuration: configuration, state: state, pool: pool, logger: logger),
-            RescueService(identity: identity, configuration: configuration, state: state, queue: queue, logger: logger),
+            RescueService(identity: identity, configuration: configuration, state: state, pool: pool, logger: logger),
             LeaseKeeper(
-                configuration: configuration.database, state: state, leaseDuration: configuration.leaseDuration,
-                interval: configuration.heartbeatInterval, logger: logger
+                connection: PinnedConnection(
+                    label: "agentqueue.heartbeat", configuration: configuration.database, logger: logger),
+                state: state, leaseDuration: configuration.leaseDuration, interval: configuration.heartbeatInterval,
+                redact: { configuration.redact($0) }, logger: logger
             ),
         ]
         // LISTEN/NOTIFY is a latency hint only (the claim loop polls anyway); WORKER_LISTEN=false leaves it out.
@@ -108,63 +103,19 @@ public enum WorkerDaemon {
         }
         services.append(
             WorkerService(
-                identity: identity, configuration: configuration, state: state, queue: queue, handlers: handlers,
-                notifier: notifier, logger: logger
+                identity: identity, configuration: configuration, state: state, queue: QueueClient(pool: pool),
+                handlers: handlers, notifier: notifier, logger: logger
             )
         )
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
-        trigger.set(group)
         try await group.run()
         await pool.close()
         logger.info("stopped")
-    }
-
-    /// Waits until the database answers with the expected schema version, telling systemd and the log why not.
-    /// Returns false when a stop signal arrived first.
-    static func waitForDatabase(
-        configuration: WorkerConfiguration,
-        router: SignalRouter,
-        notifier: SystemdNotifier,
-        logger: Logger
-    ) async -> Bool {
-        let waiting = Task {
-            var attempt = 0
-            var lastReported = ""
-            while !Task.isCancelled {
-                attempt += 1
-                let problem: String
-                do {
-                    let connection = try await PostgresConnection.connect(
-                        configuration: configuration.database, logger: logger)
-                    let version = try await Migrator.currentVersion(on: connection)
-                    await connection.close()
-                    if version == Migrator.latestVersion { return true }
-                    problem =
-                        version < Migrator.latestVersion
-                        ? "the database schema is at version \(version) but this worker needs "
-                            + "\(Migrator.latestVersion): run `queuectl migrate`"
-                        : "the database schema is at version \(version), newer than this worker knows "
-                            + "(\(Migrator.latestVersion)): upgrade queue-worker"
-                } catch {
-                    problem = "waiting for the database: \(configuration.redact("\(error)"))"
-                }
-                notifier.status(problem)
-                if problem != lastReported || attempt % 30 == 0 {
-                    logger.error("not ready", metadata: ["reason": "\(problem)"])
-                    lastReported = problem
-                }
-                try? await Task.sleep(for: .milliseconds(Int64(min(5000, 250 * attempt))))
-            }
-            return false
-        }
-        router.route { signal in
-            if signal != .sighup { waiting.cancel() }
-        }
-        return await waiting.value
     }
 }

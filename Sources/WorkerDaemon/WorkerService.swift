@@ -12,9 +12,10 @@ import TaskQueue
 
 /// The claim loop and the attempts it runs.
 ///
-/// Claims only for free slots, through `claim_task(...)`; wakes on notifications or a freed slot and polls with
-/// jitter as the backstop. On graceful shutdown it stops claiming, lets running attempts finish within the grace
-/// period, then cancels the rest, which hand their tasks back without spending an attempt.
+/// Waits until the database answers with the expected schema, then claims only for free slots, through
+/// `claim_task(...)`; wakes on notifications or a freed slot and polls with jitter as the backstop. On graceful
+/// shutdown it stops claiming, lets running attempts finish within the grace period, then cancels the rest, which hand
+/// their tasks back without spending an attempt.
 final class WorkerService: Service {
     private let identity: WorkerIdentity
     private let configuration: WorkerConfiguration
@@ -50,7 +51,7 @@ final class WorkerService: Service {
                 label: "agentqueue.complete", configuration: configuration.database, logger: logger),
             patience: configuration.leaseDuration,
             databaseSucceeded: { state.databaseSucceeded() },
-            databaseFailed: { state.databaseFailed($0) },
+            databaseFailed: { state.databaseFailed($0, redact: configuration.redact) },
             redact: { configuration.redact($0) },
             logger: logger
         )
@@ -58,6 +59,11 @@ final class WorkerService: Service {
 
     func run() async throws {
         await withGracefulShutdownHandler {
+            guard await waitForDatabase() else {
+                logger.info("stopped before the database was ready")
+                return
+            }
+            state.databaseReady.open()
             await withDiscardingTaskGroup { outer in
                 outer.addTask { await self.completer.run() }
                 // The claim loop runs on its connection's thread; the attempts it starts run on the cooperative pool.
@@ -71,10 +77,37 @@ final class WorkerService: Service {
                 // Every attempt has settled (completions included): let the completer write the last batch and end.
                 completer.finish()
             }
+            logger.info("worker drained")
         } onGracefulShutdown: {
+            self.logger.info("stopping: draining running tasks", metadata: ["running": "\(self.state.runningCount)"])
+            self.notifier.stopping(status: "draining: \(self.state.runningCount) running")
             self.state.startDraining()
         }
-        logger.info("worker drained", metadata: ["worker": "\(identity.id)"])
+    }
+
+    /// Waits until the database answers with the expected schema, telling systemd and the log why not. Returns false
+    /// when a stop came first.
+    private func waitForDatabase() async -> Bool {
+        var attempt = 0
+        var lastReported = ""
+        while !state.isDraining && !Task.isCancelled {
+            attempt += 1
+            let problem: String
+            do {
+                let found = try await claimConnection.use { try await Migrator.schemaProblem(on: $0) }
+                guard let found else { return true }
+                problem = found
+            } catch {
+                problem = "waiting for the database: \(configuration.redact("\(error)"))"
+            }
+            notifier.status(problem)
+            if problem != lastReported || attempt % 30 == 0 {
+                logger.error("not ready", metadata: ["reason": "\(problem)"])
+                lastReported = problem
+            }
+            await state.wakeup.wait(timeout: .milliseconds(Int64(min(5000, 250 * attempt))))
+        }
+        return false
     }
 
     /// While other attempts still run, a claim for fewer free slots than a batch waits up to this long for more
@@ -102,14 +135,11 @@ final class WorkerService: Service {
             gatheringSince = nil
             var claimedFull = false
             if free > 0 {
-                let requested = min(free, configuration.claimBatchSize)
+                let claim = ClaimTasks(
+                    workerID: identity.id, queues: settings.queues, limit: min(free, configuration.claimBatchSize),
+                    lease: configuration.leaseDuration)
                 do {
-                    let claimed = try await claimConnection.use { connection in
-                        try await QueueClient.claim(
-                            workerID: identity.id, queues: settings.queues, limit: requested,
-                            lease: configuration.leaseDuration, on: connection
-                        )
-                    }
+                    let claimed = try await claimConnection.use { try await $0.run(claim) }
                     state.databaseSucceeded()
                     failures = 0
                     for task in claimed {
@@ -119,12 +149,13 @@ final class WorkerService: Service {
                             await self.runAttempt(task, control: control)
                         }
                     }
-                    claimedFull = claimed.count == requested
+                    claimedFull = claimed.count == claim.limit
                 } catch {
                     failures += 1
-                    let message = configuration.redact("\(error)")
-                    state.databaseFailed(message)
-                    logger.warning("claim failed", metadata: ["error": "\(message)", "failures": "\(failures)"])
+                    state.databaseFailed(error, redact: configuration.redact)
+                    logger.warning(
+                        "claim failed",
+                        metadata: ["error": "\(configuration.redact("\(error)"))", "failures": "\(failures)"])
                 }
             }
             state.claimLoopTicked()
@@ -187,31 +218,32 @@ final class WorkerService: Service {
         taskLogger[metadataKey: "task.id"] = "\(lease.taskID)"
         taskLogger[metadataKey: "task.kind"] = "\(task.record.kind)"
         taskLogger[metadataKey: "attempt"] = "\(lease.attempt)"
-        let context = TaskContext(workerID: identity.id, queue: queue, logger: taskLogger, control: control)
+        let context = TaskContext(workerID: identity.id, logger: taskLogger, control: control)
         taskLogger.debug("task started")
 
         guard let handler = handlers.handler(for: task.record.kind) else {
             let message =
                 "unknown task kind '\(task.record.kind)': this worker runs \(handlers.kinds.joined(separator: ", "))"
             taskLogger.error("unknown task kind")
-            state.beginFinishing(taskID: lease.taskID)
+            state.beginFinishing(lease)
             _ = await write(lease, logger: taskLogger) {
-                try await self.queue.fail(lease, message: message, permanent: true, retry: self.retryPolicy)
+                try await self.queue.pool.run(
+                    FailTask(lease, message: message, permanent: true, retry: self.retryPolicy))
             }
-            state.finish(taskID: lease.taskID, succeeded: false)
+            state.finish(lease, succeeded: false)
             return
         }
 
         let work = Task { try await handler.handle(task, context: context) }
-        state.attach(taskID: lease.taskID) { work.cancel() }
+        state.attach(lease) { work.cancel() }
         let result = await withTaskCancellationHandler {
             await work.result
         } onCancel: {
             work.cancel()
         }
-        state.beginFinishing(taskID: lease.taskID)
+        state.beginFinishing(lease)
         let succeeded = await settle(task, result: result, control: control, logger: taskLogger)
-        state.finish(taskID: lease.taskID, succeeded: succeeded)
+        state.finish(lease, succeeded: succeeded)
     }
 
     private var retryPolicy: RetryPolicy {
@@ -233,47 +265,88 @@ final class WorkerService: Service {
         }
         switch result {
         case .success(.succeeded(let output)):
-            state.awaitCompletion(taskID: lease.taskID)
+            state.awaitCompletion(lease)
             let written = await completer.complete(lease, result: output)
             if written == .leaseLost { logger.warning("lease lost before completion: result not recorded") }
-            logger.info("task succeeded")
+            if written == .written { logger.info("task succeeded") }
             return written == .written ? true : nil
-        case .success(.completedByHandler):
-            logger.info("task succeeded")
-            return true
-        case .failure(let error as TaskInterruption):
-            switch error {
-            case .leaseLost:
-                logger.warning("lease lost: stopped the task and wrote nothing more")
-                return nil
-            case .cancelRequested:
-                _ = await write(lease, logger: logger) { try await self.queue.finishCancelled(lease) }
-                logger.info("task cancelled on request")
-                return nil
-            }
+        case .success(.recorded(let records)):
+            return await finish(lease, records: records, logger: logger)
+        case .failure(TaskInterruption.leaseLost):
+            logger.warning("lease lost: stopped the task and wrote nothing more")
+            return nil
+        case .failure(TaskInterruption.cancelRequested):
+            return await finishCancelled(lease, logger: logger)
+        case .failure where control.isCancelRequested:
+            // The work was cancelled because cancellation was requested (a sleep or a model call stopped mid-way).
+            return await finishCancelled(lease, logger: logger)
         case .failure where state.isReleasing:
             let written = await write(lease, logger: logger) {
-                try await self.queue.release(lease, reason: "worker shutting down")
+                try await self.queue.pool.run(ReleaseTask(lease, reason: "worker shutting down"))
             }
             logger.info("task handed back", metadata: ["released": "\(written == .written)"])
             return nil
         case .failure(let error as TaskFailure):
             return await fail(
                 lease, message: configuration.redact(error.message), permanent: error.permanent, logger: logger)
+        case .failure(let error as PostgresError):
+            // A data or constraint error does not heal by retrying; a lost connection or a terminated backend is the
+            // infrastructure's fault, not the task's: it gives its attempt back (a bounded number of times).
+            return await fail(
+                lease, message: configuration.redact("\(error)"), permanent: error.isPermanent,
+                interrupted: error.isTransient, logger: logger)
         case .failure(let error):
             return await fail(lease, message: configuration.redact("\(error)"), permanent: false, logger: logger)
         }
     }
 
-    private func fail(_ lease: Lease, message: String, permanent: Bool, logger: Logger) async -> Bool? {
+    private func finishCancelled(_ lease: Lease, logger: Logger) async -> Bool? {
+        _ = await write(lease, logger: logger) { try await self.queue.pool.run(FinishCancelledTask(lease)) }
+        logger.info("task cancelled on request")
+        return nil
+    }
+
+    /// Writes a task's records and completes it in one transaction fenced by its lease.
+    private func finish(_ lease: Lease, records: any TaskRecords, logger: Logger) async -> Bool? {
+        do {
+            switch try await writeOrThrow(lease, { try await self.queue.finish(lease, records: records) }) {
+            case .written:
+                logger.info("task succeeded")
+                return true
+            case .leaseLost:
+                logger.warning("lease lost before the results were recorded: nothing written")
+                return nil
+            }
+        } catch let error as PostgresError where error.isPermanent {
+            // The database refuses the results themselves (a value out of range, a constraint): retrying cannot help.
+            return await fail(
+                lease, message: "the results cannot be recorded: \(configuration.redact("\(error)"))", permanent: true,
+                logger: logger)
+        } catch {
+            return await fail(
+                lease, message: "the results could not be recorded: \(configuration.redact("\(error)"))",
+                permanent: false, interrupted: (error as? PostgresError)?.isTransient == true, logger: logger)
+        }
+    }
+
+    private func fail(_ lease: Lease, message: String, permanent: Bool, interrupted: Bool = false, logger: Logger)
+        async -> Bool?
+    {
         let outcome = await write(lease, logger: logger) {
-            try await self.queue.fail(lease, message: message, permanent: permanent, retry: self.retryPolicy)
+            try await self.queue.pool.run(
+                FailTask(
+                    lease, message: message, permanent: permanent, interrupted: interrupted, retry: self.retryPolicy))
         }
         switch outcome {
         case .retrying(let at)?:
-            logger.warning("task failed, will retry", metadata: ["error": "\(message)", "retry_at": "\(at)"])
+            logger.warning(
+                interrupted ? "task interrupted, will run again" : "task failed, will retry",
+                metadata: ["error": "\(message)", "retry_at": "\(at)"])
         case .dead?:
             logger.error("task failed for good", metadata: ["error": "\(message)"])
+        case .cancelled?:
+            logger.info("task failed after its cancellation was requested: cancelled")
+            return nil
         case .leaseLost?:
             logger.warning("lease lost before the failure was recorded")
             return nil
@@ -287,6 +360,17 @@ final class WorkerService: Service {
     /// made leaves the task to expire and be rescued (at-least-once).
     private func write<T: Sendable>(_ lease: Lease, logger: Logger, _ body: @Sendable () async throws -> T) async -> T?
     {
+        do {
+            return try await writeOrThrow(lease, body)
+        } catch {
+            logger.error(
+                "could not record the task's outcome", metadata: ["error": "\(configuration.redact("\(error)"))"])
+            return nil
+        }
+    }
+
+    /// Like ``write(_:logger:_:)``, throwing the last error instead of logging it.
+    private func writeOrThrow<T: Sendable>(_ lease: Lease, _ body: @Sendable () async throws -> T) async throws -> T {
         let clock = ContinuousClock()
         let deadline = clock.now + configuration.leaseDuration
         var attempt = 0
@@ -297,12 +381,8 @@ final class WorkerService: Service {
                 return value
             } catch let error as PostgresError where error.isTransient && clock.now < deadline {
                 attempt += 1
-                state.databaseFailed(configuration.redact("\(error)"))
+                state.databaseFailed(error, redact: configuration.redact)
                 try? await Task.sleep(for: .milliseconds(min(2000, 50 << min(attempt, 6))))
-            } catch {
-                logger.error(
-                    "could not record the task's outcome", metadata: ["error": "\(configuration.redact("\(error)"))"])
-                return nil
             }
         }
     }

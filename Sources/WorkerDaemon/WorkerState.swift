@@ -1,3 +1,4 @@
+import PostgresClient
 import Synchronization
 import TaskQueue
 
@@ -24,7 +25,9 @@ public final class WorkerState: Sendable {
     }
 
     struct Inner {
-        var running: [Int64: Running] = [:]
+        /// The attempts this worker runs, by lease: an attempt that lost its lease may still be winding down while the
+        /// same task runs again here under a new lease.
+        var running: [Lease: Running] = [:]
         /// Attempts in `running` whose completion is being written (they no longer take a slot).
         var completing = 0
         var settings: Settings
@@ -33,15 +36,20 @@ public final class WorkerState: Sendable {
         var lastClaimTick: ContinuousClock.Instant?
         var lastDatabaseSuccess: ContinuousClock.Instant?
         var lastDatabaseError: String?
+        /// Since when every write is refused as read-only (25006): cleared only by a write that succeeds.
+        var readOnlySince: ContinuousClock.Instant?
         var pendingInQueues: Int?
         var draining = false
         var releasing = false
-        var loopStarted = false
     }
 
     private let inner: Mutex<Inner>
     /// Wakes the claim loop (a notification arrived, a slot became free, shutdown began).
     public let wakeup = Wakeup()
+    /// Opens once the database answers with the expected schema: the services that use it start then.
+    let databaseReady = Latch()
+    /// Opens once the claim loop has made its first pass: the worker is ready (READY=1).
+    let claimLoopStarted = Latch()
 
     init(settings: Settings) {
         inner = Mutex(Inner(settings: settings))
@@ -77,39 +85,40 @@ public final class WorkerState: Sendable {
 
     func register(_ task: ClaimedTask, control: TaskControl) {
         inner.withLock {
-            $0.running[task.lease.taskID] = Running(lease: task.lease, kind: task.record.kind, control: control)
+            $0.running[task.lease] = Running(lease: task.lease, kind: task.record.kind, control: control)
         }
     }
 
-    func attach(taskID: Int64, cancelWork: @escaping @Sendable () -> Void) {
+    func attach(_ lease: Lease, cancelWork: @escaping @Sendable () -> Void) {
         let cancelNow = inner.withLock { state -> Bool in
-            state.running[taskID]?.cancelWork = cancelWork
-            return state.running[taskID]?.control.isLeaseLost == true
+            state.running[lease]?.cancelWork = cancelWork
+            guard let control = state.running[lease]?.control else { return false }
+            return control.isLeaseLost || control.isCancelRequested || state.releasing
         }
         if cancelNow { cancelWork() }
     }
 
     /// The attempt's work is over; its outcome is about to be written.
-    func beginFinishing(taskID: Int64) {
-        inner.withLock { $0.running[taskID]?.finishing = true }
+    func beginFinishing(_ lease: Lease) {
+        inner.withLock { $0.running[lease]?.finishing = true }
     }
 
     /// The attempt's work succeeded and only its completion remains to be written: its slot is free for the next
     /// task (the claim loop may claim while the completer writes), its lease is still held until ``finish``.
-    func awaitCompletion(taskID: Int64) {
+    func awaitCompletion(_ lease: Lease) {
         let freed = inner.withLock { state -> Bool in
-            guard let running = state.running[taskID], !running.completing else { return false }
-            state.running[taskID]?.completing = true
+            guard let running = state.running[lease], !running.completing else { return false }
+            state.running[lease]?.completing = true
             state.completing += 1
             return true
         }
         if freed { wakeup.signal() }
     }
 
-    func finish(taskID: Int64, succeeded: Bool?) {
+    func finish(_ lease: Lease, succeeded: Bool?) {
         inner.withLock { state in
-            if state.running[taskID]?.completing == true { state.completing -= 1 }
-            state.running[taskID] = nil
+            if state.running[lease]?.completing == true { state.completing -= 1 }
+            state.running[lease] = nil
             switch succeeded {
             case true?: state.done += 1
             case false?: state.failed += 1
@@ -130,9 +139,9 @@ public final class WorkerState: Sendable {
     ///   the heartbeat took its snapshot of held leases ended its lease itself: nothing was lost (and when the
     ///   lease really was lost, the fenced write says so).
     @discardableResult
-    func leaseLost(taskID: Int64) -> Bool {
+    func leaseLost(_ lease: Lease) -> Bool {
         let (running, cancel) = inner.withLock { state -> (Bool, (@Sendable () -> Void)?) in
-            guard let running = state.running[taskID], !running.finishing else { return (false, nil) }
+            guard let running = state.running[lease], !running.finishing else { return (false, nil) }
             running.control.markLeaseLost()
             return (true, running.cancelWork)
         }
@@ -140,31 +149,47 @@ public final class WorkerState: Sendable {
         return running
     }
 
-    func cancelRequested(taskID: Int64) {
-        inner.withLock { $0.running[taskID]?.control.markCancelRequested() }
+    /// The heartbeat found cancellation requested: flag it and cancel the attempt's work, so that work that does not
+    /// reach a node boundary soon (a long sleep, a model call) stops too.
+    func cancelRequested(_ lease: Lease) {
+        let cancel = inner.withLock { state -> (@Sendable () -> Void)? in
+            guard let running = state.running[lease], !running.control.isCancelRequested, !running.finishing else {
+                return nil
+            }
+            running.control.markCancelRequested()
+            return running.cancelWork
+        }
+        cancel?()
     }
 
     // MARK: Health
 
     func claimLoopTicked() {
-        inner.withLock {
-            $0.lastClaimTick = .now
-            $0.loopStarted = true
-        }
+        inner.withLock { $0.lastClaimTick = .now }
+        claimLoopStarted.open()
     }
 
-    /// Whether the claim loop has run at least once.
-    var loopStarted: Bool { inner.withLock { $0.loopStarted } }
-
+    /// A write succeeded (a claim, a heartbeat, a completion): the database answers and accepts writes. Reads alone
+    /// never count: a read-only standby answers them too.
     func databaseSucceeded() {
         inner.withLock {
             $0.lastDatabaseSuccess = .now
             $0.lastDatabaseError = nil
+            $0.readOnlySince = nil
         }
     }
 
-    func databaseFailed(_ message: String) {
-        inner.withLock { $0.lastDatabaseError = message }
+    /// A database call failed; `error` says why (already redacted).
+    func databaseFailed(_ message: String, readOnly: Bool = false) {
+        inner.withLock {
+            $0.lastDatabaseError = message
+            if readOnly, $0.readOnlySince == nil { $0.readOnlySince = .now }
+        }
+    }
+
+    /// Records a failed database call from its error.
+    func databaseFailed(_ error: any Error, redact: (String) -> String) {
+        databaseFailed(redact("\(error)"), readOnly: (error as? PostgresError)?.isReadOnly == true)
     }
 
     func recordPending(_ count: Int?) {
@@ -181,6 +206,7 @@ public final class WorkerState: Sendable {
         let lastClaimTick: ContinuousClock.Instant?
         let lastDatabaseSuccess: ContinuousClock.Instant?
         let lastDatabaseError: String?
+        let readOnlySince: ContinuousClock.Instant?
         let draining: Bool
     }
 
@@ -190,7 +216,7 @@ public final class WorkerState: Sendable {
                 running: $0.running.count, concurrency: $0.settings.concurrency, done: $0.done, failed: $0.failed,
                 pending: $0.pendingInQueues, lastClaimTick: $0.lastClaimTick,
                 lastDatabaseSuccess: $0.lastDatabaseSuccess,
-                lastDatabaseError: $0.lastDatabaseError, draining: $0.draining
+                lastDatabaseError: $0.lastDatabaseError, readOnlySince: $0.readOnlySince, draining: $0.draining
             )
         }
     }
@@ -281,5 +307,52 @@ public final class Wakeup: Sendable {
             return state.waiter
         }
         waiter?.resume()
+    }
+}
+
+/// A one-way gate: ``wait()`` returns once ``open()`` was called (at once when it already was).
+final class Latch: Sendable {
+    private struct State {
+        var isOpen = false
+        var nextID = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// Whether it is open.
+    var isOpen: Bool { state.withLock { $0.isOpen } }
+
+    /// Opens the gate and lets every waiter through.
+    func open() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard !state.isOpen else { return [] }
+            state.isOpen = true
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Waits until the gate opens or the calling task is cancelled; returns whether it is open.
+    @discardableResult
+    func wait() async -> Bool {
+        let id = state.withLock { state -> Int in
+            state.nextID += 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.isOpen || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+        }
+        return isOpen
     }
 }

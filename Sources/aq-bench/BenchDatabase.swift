@@ -25,10 +25,15 @@ struct BenchDatabase: Sendable {
             configuration: configuration, connection: connection, logger: logger, postmaster: postmaster)
     }
 
-    /// Applies the bundled migrations up to `version` (all when nil).
+    /// Applies the bundled migrations up to `version` (all when nil). An earlier schema keeps the functions its own
+    /// migrations defined: the current function files and grants are applied only with the whole schema.
     func migrate(upTo version: Int?) async throws -> Int {
         let migrations = Migrator.bundled.filter { version == nil || $0.version <= version! }
-        try await Migrator(migrations: migrations, logger: logger).migrate(on: connection)
+        let complete = migrations.count == Migrator.bundled.count
+        try await Migrator(
+            migrations: migrations, functions: complete ? Migrator.bundledFunctions : [],
+            grants: complete ? Migrator.bundledGrants : nil, logger: logger
+        ).migrate(on: connection)
         return try await Migrator.currentVersion(on: connection)
     }
 

@@ -1,4 +1,6 @@
 import Foundation
+import PostgresClient
+import TaskQueue
 
 #if canImport(Glibc)
     import Glibc
@@ -6,22 +8,34 @@ import Foundation
 
 /// The database's own limit: pgbench clients issuing the worker's claim and complete statements.
 ///
-/// Each pgbench transaction is what a worker does for one claim batch: `claim_task(...)` for `batch` tasks, then
-/// `complete_tasks(...)` for the tasks it got, as two statements (two transactions, as the worker commits them),
-/// prepared (`-M prepared`, as the worker prepares its hot statements). The claim is wrapped in `array_agg` only
+/// Each pgbench transaction is what a worker does for one claim batch: the worker's own ``ClaimTasks`` statement for
+/// `batch` tasks, then its ``CompleteTasks`` statement for the tasks it got, as two statements (two transactions, as
+/// the worker commits them), prepared (`-M prepared`, as the worker prepares its hot statements). The SQL is the
+/// statements' own, with their bind parameters turned into pgbench variables; the claim is wrapped in `array_agg` only
 /// to carry the ids and lease tokens to the completion.
 struct PgBench: Sendable {
     let binary: String
     let databaseURL: String
     let workDirectory: String
 
-    static let script = """
-        SELECT coalesce(array_agg(id), '{}') AS ids, coalesce(array_agg(lease_token), '{}') AS tokens \
-        FROM claim_task(:worker, '{default}', :batch, '60 seconds') \\gset
-        SELECT count(*) FROM complete_tasks(:ids::bigint[], :tokens::uuid[], \
-        array_fill(NULL::jsonb, ARRAY[cardinality(:ids::bigint[])]))
+    static var script: String {
+        let claim = ClaimTasks(workerID: "", queues: [], limit: 0, lease: .seconds(60)).query
+        let complete = CompleteTasks([]).query
+        return """
+            SELECT coalesce(array_agg(id), '{}') AS ids, coalesce(array_agg(lease_token), '{}') AS tokens \
+            FROM (\(pgbenchSQL(claim, [":worker", "'{default}'", ":batch", "'60 seconds'"]))) AS claimed \\gset
+            \(pgbenchSQL(complete, [":ids", ":tokens", "array_fill(NULL::jsonb, ARRAY[cardinality(:ids::bigint[])])"]))
 
-        """
+            """
+    }
+
+    /// A statement's SQL on one line with its bind parameters `$1…` replaced by pgbench expressions.
+    static func pgbenchSQL(_ query: PostgresQuery, _ values: [String]) -> String {
+        var sql = query.sql.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .joined(separator: " ")
+        for (index, value) in values.enumerated().reversed() { sql = sql.replacing("$\(index + 1)", with: value) }
+        return sql
+    }
 
     /// Where the script is written (also for readers of the results).
     var scriptPath: String { workDirectory + "/claim-complete.pgbench" }

@@ -80,7 +80,8 @@ final class Bench {
                 for (index, connection) in connections.enumerated() {
                     let share = tasks / clients + (index < tasks % clients ? 1 : 0)
                     group.addTask {
-                        for _ in 0..<share { _ = try await QueueClient.enqueue(NewTask(kind: "noop"), on: connection) }
+                        let enqueue = try EnqueueTask(NewTask(kind: "noop"))
+                        for _ in 0..<share { _ = try await connection.run(enqueue) }
                     }
                 }
                 try await group.waitForAll()
@@ -98,14 +99,13 @@ final class Bench {
         try await database.reset()
         let pool = PostgresConnectionPool(
             connection: database.configuration, pool: .init(maximumConnections: 1), logger: logger)
-        let queue = QueueClient(pool: pool, logger: logger)
         let batch = Array(repeating: NewTask(kind: "noop"), count: plan.enqueueBulkBatch)
         let clock = ContinuousClock()
         let start = clock.now
         var done = 0
         while done < plan.enqueueBulkTasks {
             let chunk = min(plan.enqueueBulkBatch, plan.enqueueBulkTasks - done)
-            _ = try await queue.enqueue(chunk == batch.count ? batch : Array(batch.prefix(chunk)))
+            _ = try await pool.run(try EnqueueTasks(chunk == batch.count ? batch : Array(batch.prefix(chunk))))
             done += chunk
         }
         let seconds = (clock.now - start).seconds
@@ -249,7 +249,7 @@ final class Bench {
                 try await fleet.waitUntilReady(database: database)
                 try await Task.sleep(for: .milliseconds(500))
                 for _ in 0..<count {
-                    _ = try await QueueClient.enqueue(NewTask(kind: "noop"), on: database.connection)
+                    _ = try await database.connection.run(try EnqueueTask(NewTask(kind: "noop")))
                     try await Task.sleep(for: .milliseconds(Int.random(in: gaps)))
                 }
                 guard try await database.waitUntilDrained(timeout: .seconds(60)) else {

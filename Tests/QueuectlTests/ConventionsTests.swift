@@ -31,7 +31,8 @@ struct ConventionsTests {
             #expect(output.standardOutput.contains(code), "\(code)")
         }
         for command in Self.commands.map(\.[0]) { #expect(output.standardOutput.contains("  \(command) ")) }
-        let version = try await runQueuectl(["--version"])
+        // The real executable: its entry point runs the same commands on the process's own streams.
+        let version = try await runQueuectlProcess(["--version"])
         #expect(version.status == 0)
         #expect(version.standardOutput.split(separator: ".").count == 3)
     }

@@ -1,6 +1,9 @@
+import DiffSources
 import Foundation
 import PostgresClient
+import ReviewAgents
 import ReviewStore
+import ReviewWorkflow
 import TaskQueue
 import TestSupport
 import Testing
@@ -38,8 +41,10 @@ func git(_ arguments: [String], in directory: URL) throws -> String {
 func claimNext(_ fixture: QueueFixture) async throws -> ClaimedTask {
     var claimed: ClaimedTask?
     _ = try await eventually(timeout: .seconds(30)) {
-        claimed = try await fixture.queue.claim(
-            workerID: "test/1/boot", queues: ["default"], limit: 1, lease: .seconds(60)
+        claimed = try await fixture.pool.run(
+            ClaimTasks(
+                workerID: "test/1/boot", queues: ["default"], limit: 1, lease: .seconds(60)
+            )
         ).first
         return claimed != nil
     }
@@ -48,18 +53,18 @@ func claimNext(_ fixture: QueueFixture) async throws -> ClaimedTask {
 
 /// A finished review with one finding per counted agent.
 func reviewResult(
-    _ verdict: VerdictStatus, counts: [String: Int] = ["security": 1, "scale": 0, "quality": 2, "architecture": 0]
+    _ verdict: Verdict.Status, counts: [String: Int] = ["security": 1, "scale": 0, "quality": 2, "architecture": 0]
 )
     -> ReviewResult
 {
-    var findings: [StoredFinding] = []
+    var findings: [Finding] = []
     for (agent, count) in counts.sorted(by: { $0.key < $1.key }) {
         for index in 0..<count {
             findings.append(
-                StoredFinding(
-                    agent: agent, ruleID: "\(agent).rule-\(index)", severity: index == 0 ? "high" : "low",
-                    path: "app/db.py", line: 2 + index, message: "\(agent) finding \(index)", suggestion: nil,
-                    fingerprint: "fp-\(agent)-\(index)"
+                Finding(
+                    agent: AgentKind(rawValue: agent)!, ruleId: "\(agent).rule-\(index)",
+                    severity: index == 0 ? .high : .low, path: "app/db.py", line: 2 + index,
+                    message: "\(agent) finding \(index)", suggestion: nil, fingerprint: "fp-\(agent)-\(index)"
                 )
             )
         }
@@ -87,7 +92,7 @@ struct EnqueueReviewTests {
             let first = try await cli.run(arguments)
             #expect(first.status == 0, "\(first.standardError)")
             let id = try #require(Int64(first.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)))
-            let record = try #require(try await fixture.queue.task(id: id))
+            let record = try #require(try await fixture.pool.run(FetchTask(id: id)))
             #expect(record.kind == "review")
             #expect(record.priority == 3)
             #expect(record.dedupeKey == "review:acme/api#12@4f2a9c1")
@@ -109,11 +114,11 @@ struct EnqueueReviewTests {
             let forced = try await cli.run(arguments + ["--force"])
             let forcedID = try #require(Int64(forced.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)))
             #expect(forcedID != id)
-            #expect(try await fixture.queue.task(id: forcedID)?.dedupeKey == nil)
+            #expect(try await fixture.pool.run(FetchTask(id: forcedID))?.dedupeKey == nil)
 
             let custom = try await cli.run(arguments + ["--dedupe-key", "mine"])
             let customID = try #require(Int64(custom.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)))
-            #expect(try await fixture.queue.task(id: customID)?.dedupeKey == "mine")
+            #expect(try await fixture.pool.run(FetchTask(id: customID))?.dedupeKey == "mine")
             #expect(try await cli.taskCount() == 3)
         }
     }
@@ -133,14 +138,15 @@ struct EnqueueReviewTests {
                 #expect(fromStdin.status == 0, "\(fromStdin.standardError)")
                 for output in [fromFile, fromStdin] {
                     let id = try #require(Int64(output.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)))
-                    let record = try #require(try await fixture.queue.task(id: id))
+                    let record = try #require(try await fixture.pool.run(FetchTask(id: id)))
                     let request = try record.payload.decode(ReviewRequest.self)
                     #expect(request.source == .diff(sampleDiff))
                     #expect(record.dedupeKey == nil, "no head commit: no dedupe key")
                 }
                 let request = try #require(
-                    try await fixture.queue.task(
-                        id: Int64(fromFile.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines))!)
+                    try await fixture.pool.run(
+                        FetchTask(
+                            id: Int64(fromFile.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines))!))
                 )
                 .payload.decode(ReviewRequest.self)
                 #expect(request.repo == "acme/api")
@@ -178,7 +184,7 @@ struct EnqueueReviewTests {
                 }
                 let enqueued = try decodeJSON(Enqueued.self, output.standardOutput)
                 #expect(enqueued.dedupe_key == "review:acme/api#3@\(head)")
-                let request = try #require(try await fixture.queue.task(id: enqueued.id)).payload.decode(
+                let request = try #require(try await fixture.pool.run(FetchTask(id: enqueued.id))).payload.decode(
                     ReviewRequest.self)
                 let realPath = try #require(realpath(repository.path, nil))
                 defer { free(realPath) }
@@ -269,9 +275,9 @@ struct EnqueueReviewTests {
 
     @Test(
         "--wait prints the verdict and summary and exits 0, 5 or 6 by verdict",
-        arguments: [(VerdictStatus.approved, Int32(0)), (.approvedWithComments, 5), (.changesRequested, 6)]
+        arguments: [(Verdict.Status.approved, Int32(0)), (.approvedWithComments, 5), (.changesRequested, 6)]
     )
-    func waitForVerdict(verdict: VerdictStatus, status: Int32) async throws {
+    func waitForVerdict(verdict: Verdict.Status, status: Int32) async throws {
         try await QueueFixture.with(poolSize: 2) { fixture in
             let cli = CLI(fixture: fixture)
             async let waiting = cli.run(
@@ -285,7 +291,7 @@ struct EnqueueReviewTests {
             #expect(claimed.record.kind == "review")
             try await Task.sleep(for: .milliseconds(300))  // let the waiter see the task running
             let result = reviewResult(verdict)
-            #expect(try await fixture.queue.complete(claimed.lease, result: PostgresJSON(encoding: result)) == .written)
+            #expect(try await fixture.complete(claimed.lease, result: PostgresJSON(encoding: result)) == .written)
             let output = try await waiting
             #expect(output.status == status, "\(output.standardError)")
             let lines = output.standardOutput.split(separator: "\n", omittingEmptySubsequences: false)
@@ -307,7 +313,7 @@ struct EnqueueReviewTests {
                 "enqueue", "review", "--pr-url", "https://github.com/acme/api/pull/5", "--wait", "--json",
             ])
             let claimed = try await claimNext(fixture)
-            _ = try await fixture.queue.complete(
+            _ = try await fixture.complete(
                 claimed.lease, result: PostgresJSON(encoding: reviewResult(.changesRequested)))
             let output = try await waiting
             #expect(output.status == 6)
@@ -335,7 +341,7 @@ struct EnqueueReviewTests {
                 "enqueue", "review", "--pr-url", "https://github.com/acme/api/pull/1", "--max-attempts", "1", "--wait",
             ])
             let claimed = try await claimNext(fixture)
-            _ = try await fixture.queue.fail(claimed.lease, message: "GitHub said 404", retry: RetryPolicy())
+            _ = try await fixture.pool.run(FailTask(claimed.lease, message: "GitHub said 404", retry: RetryPolicy()))
             let dead = try await dying
             expectError(
                 dead, status: 1, containing: "task \(claimed.record.id) is dead after 1 attempt: GitHub said 404")
@@ -348,7 +354,7 @@ struct EnqueueReviewTests {
                     Int64.self, "id")
                 return pendingID != nil
             }
-            _ = try await fixture.queue.cancel(id: try #require(pendingID))
+            _ = try await fixture.pool.run(CancelTask(id: try #require(pendingID)))
             expectError(try await cancelling, status: 1, containing: "was cancelled")
 
             let started = ContinuousClock.now

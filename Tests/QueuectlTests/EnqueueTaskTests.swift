@@ -19,7 +19,7 @@ struct EnqueueTaskTests {
             // A negative priority is a value, not an option (--priority=-5 works too).
             #expect(output.status == 0, "\(output.standardError)")
             let id = try #require(Int64(output.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)))
-            let record = try #require(try await fixture.queue.task(id: id))
+            let record = try #require(try await fixture.pool.run(FetchTask(id: id)))
             #expect(record.kind == "noop")
             #expect(record.queue == "bulk")
             #expect(record.priority == -5)
@@ -77,8 +77,8 @@ struct EnqueueTaskTests {
                 let first = try #require(Int64(fromFile.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)))
                 let second = try #require(
                     Int64(fromStdin.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)))
-                #expect(try await fixture.queue.task(id: first)?.payload.text == #"{"from": "file"}"#)
-                let record = try #require(try await fixture.queue.task(id: second))
+                #expect(try await fixture.pool.run(FetchTask(id: first))?.payload.text == #"{"from": "file"}"#)
+                let record = try #require(try await fixture.pool.run(FetchTask(id: second)))
                 #expect(record.payload.text == #"{"from": "stdin"}"#)
                 #expect(record.runAfter == Date(timeIntervalSince1970: 1_935_648_000))  // 2031-05-04T08:00:00Z
             }

@@ -1,6 +1,9 @@
+import DiffSources
 import Foundation
 import PostgresClient
+import ReviewAgents
 import ReviewStore
+import ReviewWorkflow
 import TaskQueue
 import TestSupport
 import Testing
@@ -23,22 +26,25 @@ struct OperateTests {
     func list() async throws {
         try await QueueFixture.with(poolSize: 2) { fixture in
             let cli = CLI(fixture: fixture)
-            let queue = fixture.queue
-            let a = try await queue.enqueue(task("noop")).id
-            let b = try await queue.enqueue(task("review", queue: "bulk")).id
-            let c = try await queue.enqueue(task("noop", queue: "bulk", priority: -1, maxAttempts: 1)).id
-            let d = try await queue.enqueue(task("noop", priority: -1)).id
-            let e = try await queue.enqueue(task("review")).id
+            let pool = fixture.pool
+            let a = try await pool.run(try EnqueueTask(task("noop"))).id
+            let b = try await pool.run(try EnqueueTask(task("review", queue: "bulk"))).id
+            let c = try await pool.run(try EnqueueTask(task("noop", queue: "bulk", priority: -1, maxAttempts: 1))).id
+            let d = try await pool.run(try EnqueueTask(task("noop", priority: -1))).id
+            let e = try await pool.run(try EnqueueTask(task("review"))).id
             // d runs (lowest priority value first); c dies; e is cancelled.
             let running = try #require(
-                try await queue.claim(workerID: "test/1/boot", queues: ["default"], limit: 1, lease: .seconds(60)).first
+                try await pool.run(
+                    ClaimTasks(workerID: "test/1/boot", queues: ["default"], limit: 1, lease: .seconds(60))
+                ).first
             )
             #expect(running.record.id == d)
             let dying = try #require(
-                try await queue.claim(workerID: "test/1/boot", queues: ["bulk"], limit: 1, lease: .seconds(60)).first)
+                try await pool.run(ClaimTasks(workerID: "test/1/boot", queues: ["bulk"], limit: 1, lease: .seconds(60)))
+                    .first)
             #expect(dying.record.id == c)
-            _ = try await queue.fail(dying.lease, message: "boom\nsecond line", retry: RetryPolicy())
-            _ = try await queue.cancel(id: e)
+            _ = try await pool.run(FailTask(dying.lease, message: "boom\nsecond line", retry: RetryPolicy()))
+            _ = try await pool.run(CancelTask(id: e))
 
             func ids(_ arguments: [String]) async throws -> [Int64] {
                 try await cli.json([ListedTask].self, ["list"] + arguments).map(\.id)
@@ -102,24 +108,31 @@ struct OperateTests {
     func show() async throws {
         try await QueueFixture.with(poolSize: 2) { fixture in
             let cli = CLI(fixture: fixture)
-            let queue = fixture.queue
+            let pool = fixture.pool
             let request = ReviewRequest(source: .diff(sampleDiff), repo: "acme/api", prNumber: 4, headSHA: "abcdef1")
-            let id = try await queue.enqueue(
-                NewTask(kind: "review", payload: try PostgresJSON(encoding: request), dedupeKey: request.dedupeKey)
+            let id = try await pool.run(
+                try EnqueueTask(
+                    NewTask(kind: "review", payload: try PostgresJSON(encoding: request), dedupeKey: request.dedupeKey)
+                )
             ).id
             let first = try await claimNext(fixture)
-            _ = try await queue.fail(
-                first.lease, message: "GitHub timed out",
-                retry: RetryPolicy(base: .milliseconds(1), maximum: .milliseconds(1)))
+            _ = try await pool.run(
+                FailTask(
+                    first.lease, message: "GitHub timed out",
+                    retry: RetryPolicy(base: .milliseconds(1), maximum: .milliseconds(1))))
             try await fixture.pool.execute("UPDATE tasks SET run_after = now() WHERE id = \(id)")
             let second = try await claimNext(fixture)
             #expect(second.lease.attempt == 2)
             for (node, milliseconds) in [("fetch_diff", 20.0), ("security", 150.0), ("scale", 90.0), ("verdict", 5.0)] {
-                let written = try await fixture.scalar(
-                    String.self,
-                    "SELECT write_checkpoint(\(id), \(second.lease.token)::uuid, \(node), '{\"version\": 1}'::jsonb, \(milliseconds))"
-                )
-                #expect(written == "written")
+                let written = try await pool.run(
+                    WriteCheckpoints(
+                        lease: second.lease,
+                        [
+                            CheckpointOutput(
+                                node: node, version: 1, output: PostgresJSON(text: "{}"),
+                                duration: .milliseconds(Int64(milliseconds)))
+                        ]))
+                #expect(written == [node: .written])
             }
             let result = reviewResult(.changesRequested)
             let reviewID = try await fixture.scalar(
@@ -131,7 +144,7 @@ struct OperateTests {
                 RETURNING id
                 """
             )
-            #expect(try await queue.complete(second.lease, result: PostgresJSON(encoding: result)) == .written)
+            #expect(try await fixture.complete(second.lease, result: PostgresJSON(encoding: result)) == .written)
 
             let text = try await cli.run(["show", String(id)])
             #expect(text.status == 0, "\(text.standardError)")
@@ -176,7 +189,7 @@ struct OperateTests {
                 struct Review: Decodable {
                     let verdict_status: String
                     let review_id: Int64?
-                    let findings: [StoredFinding]
+                    let findings: [Finding]
                     let counts: [String: Int]
                 }
                 struct Payload: Decodable {
@@ -208,8 +221,10 @@ struct OperateTests {
             #expect(shown.payload.pr_number == 4)
 
             // A pending generic task shows its payload and when it runs.
-            let pending = try await queue.enqueue(
-                task("noop", payload: #"{"n": 1}"#, runAfter: Date().addingTimeInterval(3600))
+            let pending = try await pool.run(
+                try EnqueueTask(
+                    task("noop", payload: #"{"n": 1}"#, runAfter: Date().addingTimeInterval(3600))
+                )
             ).id
             let pendingText = try await cli.run(["show", String(pending)])
             #expect(pendingText.standardOutput.contains("· pending"))
@@ -227,20 +242,20 @@ struct OperateTests {
     func cancel() async throws {
         try await QueueFixture.with(poolSize: 2) { fixture in
             let cli = CLI(fixture: fixture)
-            let queue = fixture.queue
-            let running = try await queue.enqueue(task(priority: -1)).id
-            let pending = try await queue.enqueue(task()).id
+            let pool = fixture.pool
+            let running = try await pool.run(try EnqueueTask(task(priority: -1))).id
+            let pending = try await pool.run(try EnqueueTask(task())).id
             _ = try #require(
-                try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60)).first)
-            let done = try await queue.enqueue(task(queue: "other")).id
+                try await pool.run(ClaimTasks(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60))).first)
+            let done = try await pool.run(try EnqueueTask(task(queue: "other"))).id
             let claimed = try #require(
-                try await queue.claim(workerID: "w", queues: ["other"], limit: 1, lease: .seconds(60)).first)
-            _ = try await queue.complete(claimed.lease)
+                try await pool.run(ClaimTasks(workerID: "w", queues: ["other"], limit: 1, lease: .seconds(60))).first)
+            _ = try await fixture.complete(claimed.lease)
 
             let refused = try await cli.run(["cancel", String(pending), "424242", String(running)])
             expectError(refused, status: 3, containing: "task 424242 does not exist; nothing was cancelled")
-            #expect(try await queue.task(id: pending)?.state == .pending)
-            #expect(try await queue.task(id: running)?.cancelRequested == false)
+            #expect(try await pool.run(FetchTask(id: pending))?.state == .pending)
+            #expect(try await pool.run(FetchTask(id: running))?.cancelRequested == false)
 
             let output = try await cli.run(["cancel", String(pending), String(running), String(done), String(pending)])
             #expect(output.status == 0, "\(output.standardError)")
@@ -251,11 +266,11 @@ struct OperateTests {
                     task \(done): already succeeded; nothing changed
 
                     """)
-            #expect(try await queue.task(id: pending)?.state == .cancelled)
-            let record = try #require(try await queue.task(id: running))
+            #expect(try await pool.run(FetchTask(id: pending))?.state == .cancelled)
+            let record = try #require(try await pool.run(FetchTask(id: running)))
             #expect(record.state == .running)
             #expect(record.cancelRequested)
-            #expect(try await queue.task(id: done)?.state == .succeeded)
+            #expect(try await pool.run(FetchTask(id: done))?.state == .succeeded)
 
             struct Outcome: Decodable {
                 let id: Int64
@@ -276,43 +291,43 @@ struct OperateTests {
     func retry() async throws {
         try await QueueFixture.with(poolSize: 2) { fixture in
             let cli = CLI(fixture: fixture)
-            let queue = fixture.queue
-            let dead = try await queue.enqueue(task(maxAttempts: 1)).id
+            let pool = fixture.pool
+            let dead = try await pool.run(try EnqueueTask(task(maxAttempts: 1))).id
             let claimed = try #require(
-                try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60)).first)
-            _ = try await queue.fail(claimed.lease, message: "boom", retry: RetryPolicy())
-            let cancelled = try await queue.enqueue(task()).id
-            _ = try await queue.cancel(id: cancelled)
-            let pending = try await queue.enqueue(task(runAfter: Date().addingTimeInterval(3600))).id
+                try await pool.run(ClaimTasks(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(60))).first)
+            _ = try await pool.run(FailTask(claimed.lease, message: "boom", retry: RetryPolicy()))
+            let cancelled = try await pool.run(try EnqueueTask(task())).id
+            _ = try await pool.run(CancelTask(id: cancelled))
+            let pending = try await pool.run(try EnqueueTask(task(runAfter: Date().addingTimeInterval(3600)))).id
 
             let notRetryable = try await cli.run(["retry", String(dead), String(pending)])
             expectError(
                 notRetryable, status: 1,
                 containing:
                     "task \(pending) is pending: only dead or cancelled tasks can be retried; nothing was retried")
-            #expect(try await queue.task(id: dead)?.state == .dead)
+            #expect(try await pool.run(FetchTask(id: dead))?.state == .dead)
             expectError(
                 try await cli.run(["retry", String(dead), "777777"]), status: 3,
                 containing: "task 777777 does not exist")
-            #expect(try await queue.task(id: dead)?.state == .dead)
+            #expect(try await pool.run(FetchTask(id: dead))?.state == .dead)
 
             let output = try await cli.run(["retry", String(dead), String(cancelled)])
             #expect(output.status == 0, "\(output.standardError)")
             #expect(output.standardOutput == "task \(dead): dead → pending\ntask \(cancelled): cancelled → pending\n")
-            let record = try #require(try await queue.task(id: dead))
+            let record = try #require(try await pool.run(FetchTask(id: dead)))
             #expect(record.state == .pending)
             #expect(record.attempt == 0)
             #expect(record.finishedAt == nil)
-            #expect(try await queue.task(id: cancelled)?.state == .pending)
+            #expect(try await pool.run(FetchTask(id: cancelled))?.state == .pending)
 
             // A dedupe key now held by another live task: refused with the reason, nothing changed.
-            let keyed = try await queue.enqueue(task(dedupeKey: "same")).id
-            _ = try await queue.cancel(id: keyed)
-            _ = try await queue.enqueue(task(dedupeKey: "same"))
+            let keyed = try await pool.run(try EnqueueTask(task(dedupeKey: "same"))).id
+            _ = try await pool.run(CancelTask(id: keyed))
+            _ = try await pool.run(try EnqueueTask(task(dedupeKey: "same")))
             expectError(
                 try await cli.run(["retry", String(keyed)]), status: 1,
                 containing: "another live task has the same dedupe key")
-            #expect(try await queue.task(id: keyed)?.state == .cancelled)
+            #expect(try await pool.run(FetchTask(id: keyed))?.state == .cancelled)
         }
     }
 
@@ -331,7 +346,7 @@ struct OperateTests {
             )
             try await fixture.pool.execute(
                 "INSERT INTO task_events (task_id, to_state, attempt) SELECT id, state, 1 FROM tasks")
-            _ = try await fixture.queue.enqueue(task())
+            _ = try await fixture.pool.run(try EnqueueTask(task()))
             try await fixture.pool.execute(
                 "UPDATE tasks SET created_at = now() - interval '90 days' WHERE state = 'pending'")
 

@@ -255,9 +255,9 @@ struct StatsTests {
 
             let text = try await cli.run(["workers"])
             #expect(text.status == 0)
-            #expect(text.standardOutput.contains("running STALE"))
+            #expect(text.standardOutput.contains("h1/2/b2  lost"))
             #expect(text.standardOutput.contains("2/4"))
-            #expect(text.standardOutput.contains("2 workers: 2 running, 2 tasks running; 1 STALE"))
+            #expect(text.standardOutput.contains("2 workers: 1 running, 1 lost, 2 tasks running (lost: no heartbeat"))
         }
     }
 

@@ -1,8 +1,13 @@
 import Foundation
 import PostgresClient
+import QueueControl
 import TaskQueue
 import TestSupport
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Runs the real `queuectl` binary against a fixture's schema.
 struct CLI {
@@ -48,8 +53,40 @@ struct ProcessOutput: Sendable {
     let standardError: String
 }
 
-/// Runs the real `queuectl` binary to completion.
+/// Runs queuectl in-process (``QueueCtl/run(_:)``) on a console of its own: the test's environment with `environment`
+/// on top, `input` as standard input, and both output streams captured. It fails when the command runs past `timeout`.
 func runQueuectl(
+    _ arguments: [String],
+    environment: [String: String] = [:],
+    input: String? = nil,
+    timeout: Duration = .seconds(120)
+) async throws -> ProcessOutput {
+    var env = ProcessInfo.processInfo.environment
+    for (key, value) in environment { env[key] = value }
+    let inputPath = NSTemporaryDirectory() + "queuectl-input-\(UUID().uuidString.prefix(8))"
+    try Data((input ?? "").utf8).write(to: URL(fileURLWithPath: inputPath))
+    let descriptor = open(inputPath, O_RDONLY | O_CLOEXEC)
+    unlink(inputPath)
+    defer { close(descriptor) }
+    let capture = ConsoleCapture()
+    let console = Console.capturing(into: capture, environment: env, inputDescriptor: descriptor)
+    let status = try await withThrowingTaskGroup(of: Int32?.self) { group in
+        group.addTask { await Console.$current.withValue(console) { await QueueCtl.run(arguments) } }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let status = first else {
+            throw TestDatabaseError("queuectl \(arguments.joined(separator: " ")) ran past \(timeout)")
+        }
+        return status
+    }
+    return ProcessOutput(status: status, standardOutput: capture.standardOutput, standardError: capture.standardError)
+}
+
+/// Runs the real `queuectl` executable to completion (for what only a process shows: the entry point itself).
+func runQueuectlProcess(
     _ arguments: [String],
     environment: [String: String] = [:],
     input: String? = nil,

@@ -1,6 +1,8 @@
+import DiffSources
 import Foundation
 import PostgresClient
 import ReviewStore
+import ReviewWorkflow
 import TaskQueue
 import TestSupport
 import Testing
@@ -27,8 +29,10 @@ struct BadInputTests {
             let huge = String(repeating: "x", count: 51 * 1024 * 1024)
             var expectations: [(id: Int64, state: TaskState, mentions: String)] = []
             func add(_ name: String, _ payload: String, _ state: TaskState, _ mentions: String) async throws {
-                let id = try await fixture.queue.enqueue(
-                    NewTask(kind: "review", payload: PostgresJSON(text: payload), maxAttempts: 2)
+                let id = try await fixture.pool.run(
+                    try EnqueueTask(
+                        NewTask(kind: "review", payload: PostgresJSON(text: payload), maxAttempts: 2)
+                    )
                 ).id
                 expectations.append((id, state, mentions))
                 _ = name
@@ -88,7 +92,7 @@ struct BadInputTests {
                 try await fixture.scalar(Int.self, "SELECT pid FROM workers WHERE instance = 'bad-input'") == Int(pid))
 
             for expectation in expectations {
-                let record = try #require(try await fixture.queue.task(id: expectation.id))
+                let record = try #require(try await fixture.pool.run(FetchTask(id: expectation.id)))
                 #expect(record.state == expectation.state, "task \(expectation.id): \(record.errors.map(\.message))")
                 if expectation.state == .dead {
                     #expect(record.attempt == 1, "a bad input is dead at once, not retried")
@@ -133,13 +137,15 @@ struct BadInputTests {
         try add.run()
         add.waitUntilExit()
         try await QueueFixture.with { fixture in
-            let id = try await fixture.queue.enqueue(
-                try reviewTask(ReviewRequest(source: .git(path: path, base: "main~1", head: "main")))
+            let id = try await fixture.pool.run(
+                try EnqueueTask(
+                    try reviewTask(ReviewRequest(source: .git(path: path, base: "main~1", head: "main")))
+                )
             ).id
             let worker = try RunningProcess(
                 "queue-worker", ["--instance", "latin1"], environment: try reviewWorkerEnvironment(fixture))
             let done = try await eventually(timeout: .seconds(20)) {
-                try await fixture.queue.task(id: id)?.state == .succeeded
+                try await fixture.pool.run(FetchTask(id: id))?.state == .succeeded
             }
             #expect(done, "\(worker.log)")
             // The diff travelled as base64 in the checkpoint.

@@ -1,6 +1,8 @@
+import DiffSources
 import Foundation
 import PostgresClient
 import ReviewStore
+import ReviewWorkflow
 import TaskQueue
 import TestSupport
 import Testing
@@ -27,7 +29,9 @@ struct ModelResumeTests {
     func noSecondCall() async throws {
         try await withFakeModel { api, requestLog in
             try await QueueFixture.with { fixture in
-                let id = try await fixture.queue.enqueue(try reviewTask(ReviewRequest(source: .diff(sampleDiff)))).id
+                let id = try await fixture.pool.run(
+                    try EnqueueTask(try reviewTask(ReviewRequest(source: .diff(sampleDiff))))
+                ).id
                 let model = [
                     "LLM_MODE": "both", "LLM_BASE_URL": api, "LLM_MODEL": "test-model",
                     "LLM_API_KEY": "sk-test-key-123456",
@@ -52,7 +56,7 @@ struct ModelResumeTests {
                     environment: try reviewWorkerEnvironment(fixture, model)
                 )
                 let finished = try await eventually(timeout: .seconds(20)) {
-                    try await fixture.queue.task(id: id)?.state == .succeeded
+                    try await fixture.pool.run(FetchTask(id: id))?.state == .succeeded
                 }
                 #expect(finished, "\(survivor.log)")
                 survivor.send(SIGTERM)

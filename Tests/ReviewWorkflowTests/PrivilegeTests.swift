@@ -1,6 +1,8 @@
+import DiffSources
 import Foundation
 import PostgresClient
 import ReviewStore
+import ReviewWorkflow
 import TaskQueue
 import TestSupport
 import Testing
@@ -44,15 +46,17 @@ struct PrivilegeTests {
         try await QueueFixture.with { fixture in
             try await withLoginRole(in: "agentqueue_worker", fixture: fixture) { url in
                 // A real worker process logged in as the worker role does a real review.
-                let id = try await fixture.queue.enqueue(
-                    try reviewTask(ReviewRequest(source: .diff(sampleDiff), repo: "acme/api", prNumber: 1))
+                let id = try await fixture.pool.run(
+                    try EnqueueTask(
+                        try reviewTask(ReviewRequest(source: .diff(sampleDiff), repo: "acme/api", prNumber: 1))
+                    )
                 ).id
                 var environment = try reviewWorkerEnvironment(fixture)
                 environment["DATABASE_URL"] = url
                 let worker = try RunningProcess(
                     "queue-worker", ["--instance", "least-privilege"], environment: environment)
                 let done = try await eventually(timeout: .seconds(20)) {
-                    try await fixture.queue.task(id: id)?.state == .succeeded
+                    try await fixture.pool.run(FetchTask(id: id))?.state == .succeeded
                 }
                 #expect(done, "\(worker.log)")
                 worker.send(SIGTERM)
@@ -87,10 +91,166 @@ struct PrivilegeTests {
         }
     }
 
+    @Test(
+        "after migrate every function a worker or operator may run runs with its owner's rights; nothing else is granted"
+    )
+    func grantsRule() async throws {
+        try await QueueFixture.with { fixture in
+            // Every function the two roles may execute: SECURITY DEFINER with a pinned search_path.
+            let rows = try await fixture.pool.query(
+                """
+                SELECT p.oid::regprocedure::text AS function, p.prosecdef AS definer,
+                       coalesce(array_to_string(p.proconfig, ','), '') AS config,
+                       has_function_privilege('agentqueue_worker', p.oid, 'EXECUTE') AS worker,
+                       has_function_privilege('agentqueue_operator', p.oid, 'EXECUTE') AS operator
+                FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace
+                """
+            )
+            var workerFunctions: Set<String> = []
+            var operatorFunctions: Set<String> = []
+            for row in rows {
+                let function = try row.decode(String.self, "function")
+                let worker = try row.decode(Bool.self, "worker")
+                let op = try row.decode(Bool.self, "operator")
+                let name = String(function.prefix { $0 != "(" })
+                if worker { workerFunctions.insert(name) }
+                if op { operatorFunctions.insert(name) }
+                if worker || op {
+                    #expect(try row.decode(Bool.self, "definer"), "\(function) is not SECURITY DEFINER")
+                    let config = try row.decode(String.self, "config")
+                    #expect(config.hasPrefix("search_path=") && config.hasSuffix("pg_temp"), "\(function): \(config)")
+                }
+            }
+            #expect(
+                workerFunctions == [
+                    "claim_task", "heartbeat_tasks", "complete_tasks", "fail_task", "release_task",
+                    "finish_cancelled_task", "rescue_tasks", "write_checkpoints", "lock_task_lease", "record_review",
+                    "register_worker", "update_worker", "queuectl_state_estimates",
+                ])
+            #expect(
+                operatorFunctions == [
+                    "enqueue_task", "enqueue_tasks", "cancel_task", "retry_task", "prune_tasks",
+                    "queuectl_state_estimates",
+                ])
+            // Tables: the worker and operator roles read; nobody writes, locks or references anything directly.
+            let tables = try await fixture.pool.query(
+                """
+                SELECT c.relname AS name,
+                       has_table_privilege('agentqueue_worker', c.oid, 'SELECT') AS worker_reads,
+                       has_table_privilege('agentqueue_worker', c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+                           OR has_any_column_privilege('agentqueue_worker', c.oid, 'INSERT, UPDATE, REFERENCES')
+                           AS worker_writes,
+                       has_table_privilege('agentqueue_operator', c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+                           OR has_any_column_privilege('agentqueue_operator', c.oid, 'INSERT, UPDATE, REFERENCES')
+                           AS operator_writes
+                FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'v', 'p')
+                """
+            )
+            var workerReads: Set<String> = []
+            for row in tables {
+                let name = try row.decode(String.self, "name")
+                #expect(try !row.decode(Bool.self, "worker_writes"), "the worker role may write \(name)")
+                #expect(try !row.decode(Bool.self, "operator_writes"), "the operator role may write \(name)")
+                if try row.decode(Bool.self, "worker_reads") { workerReads.insert(name) }
+            }
+            #expect(
+                workerReads == [
+                    "tasks", "task_checkpoints", "workers", "workers_status", "schema_migrations", "schema_functions",
+                ])
+        }
+    }
+
+    @Test("a CREATE OR REPLACE that drops SECURITY DEFINER is repaired by the next migrate")
+    func grantsRepaired() async throws {
+        try await QueueFixture.with { fixture in
+            // As a hand-made hotfix would: the current body again, without the function's rights.
+            let file = try #require(Migrator.bundledFunctions.first { $0.name == "complete_tasks.sql" })
+            try await fixture.pool.withConnection { try await $0.simpleQuery(file.sql) }
+            try await fixture.pool.execute("DELETE FROM schema_functions WHERE name = 'complete_tasks.sql'")
+            let definer =
+                "SELECT prosecdef FROM pg_proc WHERE oid = 'complete_tasks(bigint[], uuid[], jsonb[])'::regprocedure"
+            #expect(try await fixture.scalar(Bool.self, PostgresQuery(unsafeSQL: definer)) == false)
+            let report = try await fixture.pool.withConnection {
+                try await Migrator(logger: TestDatabase.logger).migrate(on: $0)
+            }
+            #expect(report.functions == ["complete_tasks.sql"])
+            #expect(report.grants == "granted")
+            #expect(try await fixture.scalar(Bool.self, PostgresQuery(unsafeSQL: definer)) == true)
+        }
+    }
+
+    @Test("the worker role cannot write a result for a task it holds no lease on, lock tasks, or take a long lease")
+    func workerCannotForge() async throws {
+        try await QueueFixture.with { fixture in
+            _ = try await fixture.pool.run(try EnqueueTask(task()))
+            try await withLoginRole(in: "agentqueue_worker", fixture: fixture) { url in
+                let session = try await connection(url)
+                defer { Task { await session.close() } }
+                for statement in [
+                    "INSERT INTO review_history (task_id, review_verdict, verdict_status, execution_time_ms) VALUES (1, 'x', 'approved', 1)",
+                    "INSERT INTO findings (review_id, task_id, agent, rule_id, severity, path, message, fingerprint) VALUES (1, 1, 'security', 'r', 'low', 'p', 'm', 'f')",
+                    "UPDATE workers SET state = 'stopped'",
+                    "UPDATE pull_requests SET last_head_sha = 'x'",
+                    "SELECT id FROM tasks FOR UPDATE",
+                ] {
+                    let error = await #expect(throws: PostgresError.self, "\(statement)") {
+                        try await session.simpleQuery(statement)
+                    }
+                    #expect(error?.sqlState == "42501", "\(statement): \(error.map { "\($0)" } ?? "no error")")
+                }
+                // The fenced function writes nothing without the task's lease.
+                let forged = try await session.query(
+                    """
+                    SELECT record_review(1, gen_random_uuid(),
+                        '{"verdict_status": "approved", "summary": "forged", "execution_time_ms": 1}'::jsonb) AS id
+                    """
+                )
+                #expect(try forged.single?.decode(Int64?.self, "id") == nil)
+                #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM review_history") == 0)
+                // Leases are bounded.
+                for lease in ["100 years", "0 seconds", "-1 minute"] {
+                    let error = await #expect(throws: PostgresError.self, "\(lease)") {
+                        try await session.query(
+                            "SELECT * FROM claim_task('forger', '{default}', 1, \(lease)::interval)")
+                    }
+                    #expect(error?.sqlState == "22023", "\(lease): \(error.map { "\($0)" } ?? "no error")")
+                }
+                #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks WHERE state = 'pending'") == 1)
+            }
+        }
+    }
+
+    @Test("the operator role enqueues, cancels, retries and prunes through the queue's functions, and claims nothing")
+    func operatorRole() async throws {
+        try await QueueFixture.with { fixture in
+            try await withLoginRole(in: "agentqueue_operator", fixture: fixture) { url in
+                let session = try await connection(url)
+                defer { Task { await session.close() } }
+                let id = try await session.run(try EnqueueTask(task())).id
+                #expect(try await session.run(CancelTask(id: id)) == .cancelled)
+                #expect(try await session.run(RetryTask(id: id)) == .pending)
+                #expect(
+                    try await session.run(PruneTasks(olderThan: .seconds(3600), states: [.dead], batchSize: 10)) == 0)
+                _ = try await session.run(ListTasks(states: [], queue: nil, kind: nil, limit: 10, oldestFirst: false))
+                for statement in [
+                    "UPDATE tasks SET priority = 5",
+                    "DELETE FROM tasks",
+                    "SELECT * FROM claim_task('operator', '{default}', 1, '1 minute')",
+                    "SELECT lock_task_lease(1, gen_random_uuid())",
+                ] {
+                    let error = await #expect(throws: PostgresError.self, "\(statement)") {
+                        try await session.simpleQuery(statement)
+                    }
+                    #expect(error?.sqlState == "42501", "\(statement): \(error.map { "\($0)" } ?? "no error")")
+                }
+            }
+        }
+    }
+
     @Test("the read-only role reads every table and can write nothing, not even through the queue's functions")
     func readerRole() async throws {
         try await QueueFixture.with { fixture in
-            _ = try await fixture.queue.enqueue(task())
+            _ = try await fixture.pool.run(try EnqueueTask(task()))
             try await withLoginRole(in: "agentqueue_reader", fixture: fixture) { url in
                 let session = try await connection(url)
                 defer { Task { await session.close() } }

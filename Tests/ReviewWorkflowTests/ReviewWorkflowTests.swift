@@ -1,6 +1,8 @@
 import AgentGraph
+import DiffSources
 import Foundation
 import PostgresClient
+import ReviewAgents
 import ReviewStore
 import ReviewWorkflow
 import TaskQueue
@@ -38,8 +40,10 @@ struct ReviewWorkflowProcessTests {
     @Test("a worker killed after two agents checkpointed: another finishes without rerunning them, recorded once")
     func resumeAfterSigkill() async throws {
         try await QueueFixture.with { fixture in
-            let id = try await fixture.queue.enqueue(
-                try reviewTask(ReviewRequest(source: .diff(sampleDiff), repo: "acme/api", prNumber: 7))
+            let id = try await fixture.pool.run(
+                try EnqueueTask(
+                    try reviewTask(ReviewRequest(source: .diff(sampleDiff), repo: "acme/api", prNumber: 7))
+                )
             ).id
             let victim = try RunningProcess(
                 "queue-worker", ["--instance", "victim"],
@@ -58,34 +62,39 @@ struct ReviewWorkflowProcessTests {
             let survivor = try RunningProcess(
                 "queue-worker", ["--instance", "survivor"], environment: try reviewWorkerEnvironment(fixture))
             let finished = try await eventually(timeout: .seconds(20)) {
-                try await fixture.queue.task(id: id)?.state == .succeeded
+                try await fixture.pool.run(FetchTask(id: id))?.state == .succeeded
             }
             #expect(finished, "\(survivor.log)")
             survivor.send(SIGTERM)
             #expect(await survivor.waitForExit() == 0)
 
-            // Proof that the finished agents did not run again: their checkpoints are the first attempt's, and the
-            // survivor never started those nodes for this task.
+            // Proof that the finished agents did not run again: their checkpoints are the victim's, and the survivor
+            // never started those nodes for this task.
             let rows = try await fixture.pool.query(
-                "SELECT node, attempt FROM task_checkpoints WHERE task_id = \(id) ORDER BY node")
-            let attempts = Dictionary(
+                "SELECT node, split_part(worker, '/', 2) AS instance FROM task_checkpoints WHERE task_id = \(id)")
+            let writers = Dictionary(
                 uniqueKeysWithValues: try rows.map {
-                    (try $0.decode(String.self, "node"), try $0.decode(Int.self, "attempt"))
+                    (try $0.decode(String.self, "node"), try $0.decode(String.self, "instance"))
                 })
             #expect(
-                attempts == ["fetch_diff": 1, "security": 1, "scale": 1, "quality": 2, "architecture": 2, "verdict": 2])
+                writers == [
+                    "fetch_diff": "victim", "security": "victim", "scale": "victim", "quality": "survivor",
+                    "architecture": "survivor", "verdict": "survivor",
+                ])
+            // The crash was the worker's, not the review's: the attempt was given back.
+            #expect(try await fixture.pool.run(FetchTask(id: id))?.attempt == 1)
             let startedBySurvivor = survivor.log.split(separator: "\n")
                 .filter { $0.contains("msg=\"node started\"") && $0.contains("task.id=\(id) ") }
                 .compactMap { line in
                     line.split(separator: " ").first { $0.hasPrefix("node=") }.map { String($0.dropFirst(5)) }
                 }
-            #expect(Set(startedBySurvivor) == ["quality", "architecture", "verdict", "persist"])
+            #expect(Set(startedBySurvivor) == ["quality", "architecture", "verdict"])
             #expect(survivor.log.contains("resuming from checkpoints"))
             #expect(
                 try await fixture.scalar(Int.self, "SELECT count(*) FROM review_history WHERE task_id = \(id)") == 1)
             #expect(
                 try await fixture.scalar(Int.self, "SELECT count(*) FROM agent_performance WHERE task_id = \(id)") == 4)
-            let result = try #require(try await fixture.queue.task(id: id)?.result).decode(ReviewResult.self)
+            let result = try #require(try await fixture.pool.run(FetchTask(id: id))?.result).decode(ReviewResult.self)
             #expect(result.verdictStatus == .changesRequested)
             #expect(result.counts["security"] == 2)
         }
@@ -94,7 +103,9 @@ struct ReviewWorkflowProcessTests {
     @Test("cancellation takes effect at the next node boundary")
     func cancelAtBoundary() async throws {
         try await QueueFixture.with { fixture in
-            let id = try await fixture.queue.enqueue(try reviewTask(ReviewRequest(source: .diff(sampleDiff)))).id
+            let id = try await fixture.pool.run(
+                try EnqueueTask(try reviewTask(ReviewRequest(source: .diff(sampleDiff))))
+            ).id
             let worker = try RunningProcess(
                 "queue-worker", ["--instance", "cancel"],
                 environment: try reviewWorkerEnvironment(
@@ -105,9 +116,9 @@ struct ReviewWorkflowProcessTests {
                 try await fixture.scalar(Int.self, "SELECT count(*) FROM task_checkpoints WHERE task_id = \(id)") == 1
             }
             #expect(agentsRunning)
-            #expect(try await fixture.queue.cancel(id: id) == .cancelRequested)
+            #expect(try await fixture.pool.run(CancelTask(id: id)) == .cancelRequested)
             let cancelled = try await eventually(timeout: .seconds(20)) {
-                try await fixture.queue.task(id: id)?.state == .cancelled
+                try await fixture.pool.run(FetchTask(id: id))?.state == .cancelled
             }
             #expect(cancelled, "\(worker.log)")
             // The agents running when the request came finished; the verdict and persist never started.
@@ -123,17 +134,25 @@ struct ReviewWorkflowProcessTests {
     @Test("an unparseable diff is dead at once with a clear error; the worker carries on")
     func unparseableDiff() async throws {
         try await QueueFixture.with { fixture in
-            let bad = try await fixture.queue.enqueue(
-                try reviewTask(
-                    ReviewRequest(source: .diff("diff --git a/x b/x\n@@ this is not a hunk header @@\n+x\n")))
+            let bad = try await fixture.pool.run(
+                try EnqueueTask(
+                    try reviewTask(
+                        ReviewRequest(source: .diff("diff --git a/x b/x\n@@ this is not a hunk header @@\n+x\n")))
+                )
             ).id
-            let garbage = try await fixture.queue.enqueue(
-                try reviewTask(ReviewRequest(source: .diff("just some prose, no diff at all")))
+            let garbage = try await fixture.pool.run(
+                try EnqueueTask(
+                    try reviewTask(ReviewRequest(source: .diff("just some prose, no diff at all")))
+                )
             ).id
-            let missingField = try await fixture.queue.enqueue(
-                NewTask(kind: "review", payload: PostgresJSON(text: #"{"repo": "x/y"}"#))
+            let missingField = try await fixture.pool.run(
+                try EnqueueTask(
+                    NewTask(kind: "review", payload: PostgresJSON(text: #"{"repo": "x/y"}"#))
+                )
             ).id
-            let good = try await fixture.queue.enqueue(try reviewTask(ReviewRequest(source: .diff(sampleDiff)))).id
+            let good = try await fixture.pool.run(
+                try EnqueueTask(try reviewTask(ReviewRequest(source: .diff(sampleDiff))))
+            ).id
             let worker = try RunningProcess(
                 "queue-worker", ["--instance", "bad-input"], environment: try reviewWorkerEnvironment(fixture))
             let settled = try await eventually(timeout: .seconds(20)) {
@@ -142,17 +161,18 @@ struct ReviewWorkflowProcessTests {
             }
             #expect(settled, "\(worker.log)")
             for id in [bad, garbage, missingField] {
-                let record = try #require(try await fixture.queue.task(id: id))
+                let record = try #require(try await fixture.pool.run(FetchTask(id: id)))
                 #expect(record.state == .dead)
                 #expect(record.attempt == 1)
             }
             #expect(
-                try await fixture.queue.task(id: bad)?.errors.first?.message.hasPrefix("the diff cannot be parsed")
+                try await fixture.pool.run(FetchTask(id: bad))?.errors.first?.message.hasPrefix(
+                    "the diff cannot be parsed")
                     == true)
             #expect(
-                try await fixture.queue.task(id: missingField)?.errors.first?.message.contains(
+                try await fixture.pool.run(FetchTask(id: missingField))?.errors.first?.message.contains(
                     "review payload is invalid") == true)
-            #expect(try await fixture.queue.task(id: good)?.state == .succeeded)
+            #expect(try await fixture.pool.run(FetchTask(id: good))?.state == .succeeded)
             #expect(worker.isRunning)
             worker.send(SIGTERM)
             #expect(await worker.waitForExit() == 0)
@@ -164,15 +184,22 @@ struct ReviewWorkflowProcessTests {
         try await withFakeGitHub { api, authorizationLog in
             try await QueueFixture.with { fixture in
                 let token = "ghp_testtoken0123456789abcdefABCDEF012345"
-                let ok = try await fixture.queue.enqueue(
-                    try reviewTask(ReviewRequest(source: .pullRequest(url: "https://github.com/acme/api/pull/12")))
+                let ok = try await fixture.pool.run(
+                    try EnqueueTask(
+                        try reviewTask(ReviewRequest(source: .pullRequest(url: "https://github.com/acme/api/pull/12")))
+                    )
                 ).id
-                let missing = try await fixture.queue.enqueue(
-                    try reviewTask(ReviewRequest(source: .pullRequest(url: "https://github.com/acme/api/pull/404")))
+                let missing = try await fixture.pool.run(
+                    try EnqueueTask(
+                        try reviewTask(ReviewRequest(source: .pullRequest(url: "https://github.com/acme/api/pull/404")))
+                    )
                 ).id
-                let flaky = try await fixture.queue.enqueue(
-                    try reviewTask(
-                        ReviewRequest(source: .pullRequest(url: "https://github.com/acme/api/pull/500")), maxAttempts: 2
+                let flaky = try await fixture.pool.run(
+                    try EnqueueTask(
+                        try reviewTask(
+                            ReviewRequest(source: .pullRequest(url: "https://github.com/acme/api/pull/500")),
+                            maxAttempts: 2
+                        )
                     )
                 ).id
                 let worker = try RunningProcess(
@@ -187,7 +214,7 @@ struct ReviewWorkflowProcessTests {
                 worker.send(SIGTERM)
                 #expect(await worker.waitForExit() == 0)
 
-                #expect(try await fixture.queue.task(id: ok)?.state == .succeeded)
+                #expect(try await fixture.pool.run(FetchTask(id: ok))?.state == .succeeded)
                 let row = try #require(
                     try await fixture.pool.query(
                         "SELECT repo, pr_number, pr_title, pr_author, head_sha, pr_url FROM review_history WHERE task_id = \(ok)"
@@ -201,12 +228,12 @@ struct ReviewWorkflowProcessTests {
                     try await fixture.scalar(
                         String.self, "SELECT last_head_sha FROM pull_requests WHERE repo = 'acme/api' AND number = 12")
                         == "0123456789abcdef0123456789abcdef01234567")
-                let missingRecord = try #require(try await fixture.queue.task(id: missing))
+                let missingRecord = try #require(try await fixture.pool.run(FetchTask(id: missing)))
                 #expect(missingRecord.state == .dead)
                 #expect(missingRecord.attempt == 1)
                 #expect(missingRecord.errors.first?.message.contains("not found") == true)
                 // A node that fails with a retryable error: retried with its error recorded, dead after max attempts.
-                let flakyRecord = try #require(try await fixture.queue.task(id: flaky))
+                let flakyRecord = try #require(try await fixture.pool.run(FetchTask(id: flaky)))
                 #expect(flakyRecord.state == .dead)
                 #expect(flakyRecord.errors.count == 2)
                 #expect(flakyRecord.errors.allSatisfy { $0.message.contains("HTTP 500") })
@@ -227,11 +254,15 @@ struct ReviewWorkflowProcessTests {
         let repository = try makeGitRepository()
         defer { try? FileManager.default.removeItem(atPath: repository) }
         try await QueueFixture.with { fixture in
-            let id = try await fixture.queue.enqueue(
-                try reviewTask(ReviewRequest(source: .git(path: repository, base: "main~1", head: "main")))
+            let id = try await fixture.pool.run(
+                try EnqueueTask(
+                    try reviewTask(ReviewRequest(source: .git(path: repository, base: "main~1", head: "main")))
+                )
             ).id
-            let badRevision = try await fixture.queue.enqueue(
-                try reviewTask(ReviewRequest(source: .git(path: repository, base: "main", head: "no-such-branch")))
+            let badRevision = try await fixture.pool.run(
+                try EnqueueTask(
+                    try reviewTask(ReviewRequest(source: .git(path: repository, base: "main", head: "no-such-branch")))
+                )
             ).id
             let worker = try RunningProcess(
                 "queue-worker", ["--instance", "git"],
@@ -245,16 +276,16 @@ struct ReviewWorkflowProcessTests {
             #expect(settled, "\(worker.log)")
             worker.send(SIGTERM)
             #expect(await worker.waitForExit() == 0)
-            let record = try #require(try await fixture.queue.task(id: id))
+            let record = try #require(try await fixture.pool.run(FetchTask(id: id)))
             #expect(record.state == .succeeded)
             let result = try #require(record.result).decode(ReviewResult.self)
             // The repository's .agentqueue.yml disables the debug-print rule.
-            #expect(!result.findings.contains { $0.ruleID == "quality.debug-print" })
-            #expect(result.findings.contains { $0.ruleID == "security.command-injection" })
+            #expect(!result.findings.contains { $0.ruleId == "quality.debug-print" })
+            #expect(result.findings.contains { $0.ruleId == "security.command-injection" })
             #expect(result.reviewID == nil)
             #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM review_history") == 0)
             #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM task_checkpoints") == 0)
-            #expect(try await fixture.queue.task(id: badRevision)?.state == .dead)
+            #expect(try await fixture.pool.run(FetchTask(id: badRevision))?.state == .dead)
         }
     }
 }

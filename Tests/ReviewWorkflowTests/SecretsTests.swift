@@ -1,6 +1,8 @@
+import DiffSources
 import Foundation
 import PostgresClient
 import ReviewStore
+import ReviewWorkflow
 import TaskQueue
 import TestSupport
 import Testing
@@ -28,16 +30,21 @@ struct SecretsTests {
                 try await server.start()
                 try await server.migrate()
                 let pool = try server.pool()
-                let queue = QueueClient(pool: pool, logger: TestDatabase.logger)
-                let review = try await queue.enqueue(
-                    try reviewTask(ReviewRequest(source: .diff(diff), repo: "acme/api", prNumber: 3))
+                let review = try await pool.run(
+                    try EnqueueTask(
+                        try reviewTask(ReviewRequest(source: .diff(diff), repo: "acme/api", prNumber: 3))
+                    )
                 ).id
-                _ = try await queue.enqueue(
-                    try reviewTask(ReviewRequest(source: .pullRequest(url: "https://github.com/acme/api/pull/404"))))
-                _ = try await queue.enqueue(
-                    try reviewTask(
-                        ReviewRequest(source: .pullRequest(url: "https://github.com/acme/api/pull/500")), maxAttempts: 2
+                _ = try await pool.run(
+                    try EnqueueTask(
+                        try reviewTask(ReviewRequest(source: .pullRequest(url: "https://github.com/acme/api/pull/404")))
                     ))
+                _ = try await pool.run(
+                    try EnqueueTask(
+                        try reviewTask(
+                            ReviewRequest(source: .pullRequest(url: "https://github.com/acme/api/pull/500")),
+                            maxAttempts: 2
+                        )))
                 let listener = try NotifyListener()
                 let worker = try RunningProcess(
                     "queue-worker", ["--instance", "secrets"],
@@ -53,7 +60,7 @@ struct SecretsTests {
                     ]
                 )
                 let settled = try await eventually(timeout: .seconds(30)) {
-                    let reviewed = try await queue.task(id: review)?.state == .succeeded
+                    let reviewed = try await pool.run(FetchTask(id: review))?.state == .succeeded
                     let dead = try await pool.query("SELECT count(*) AS n FROM tasks WHERE state = 'dead'").single?
                         .decode(Int.self, "n")
                     return reviewed && dead == 2

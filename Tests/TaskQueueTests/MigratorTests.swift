@@ -13,9 +13,11 @@ struct MigratorTests {
             defer { Task { await connection.close() } }
             let migrator = try Migrator(logger: TestDatabase.logger)
             let first = try await migrator.migrate(on: connection)
-            #expect(first.count == Migrator.bundled.count)
+            #expect(first.applied.count == Migrator.bundled.count)
+            #expect(first.functions.count == Migrator.bundledFunctions.count)
+            #expect(first.grants == "granted")
             let second = try await migrator.migrate(on: connection)
-            #expect(second.isEmpty)
+            #expect(!second.changedAnything)
             #expect(try await Migrator.currentVersion(on: connection) == Migrator.latestVersion)
             let count = try await connection.query("SELECT count(*) AS n FROM schema_migrations").single?.decode(
                 Int.self, "n")
@@ -43,7 +45,7 @@ struct MigratorTests {
                         let connection = try await schema.connect()
                         let done = try await Migrator(logger: TestDatabase.logger).migrate(on: connection)
                         await connection.close()
-                        return done.count
+                        return done.applied.count
                     }
                 }
                 var total = 0
@@ -85,21 +87,25 @@ struct MigratorTests {
                 try Migration(name: "001_first.sql", sql: "CREATE TABLE first (id int);"),
                 try Migration(name: "002_second.sql", sql: "CREATE TABLE second (id int);"),
             ]
-            try await Migrator(migrations: original, logger: TestDatabase.logger).migrate(on: connection)
+            try await Migrator(migrations: original, functions: [], grants: nil, logger: TestDatabase.logger).migrate(
+                on: connection)
             let edited = [
                 original[0],
                 try Migration(name: "002_second.sql", sql: "CREATE TABLE second (id bigint);"),
                 try Migration(name: "003_third.sql", sql: "CREATE TABLE third (id int);"),
             ]
             let error = await #expect(throws: MigrationError.self) {
-                try await Migrator(migrations: edited, logger: TestDatabase.logger).migrate(on: connection)
+                try await Migrator(migrations: edited, functions: [], grants: nil, logger: TestDatabase.logger).migrate(
+                    on: connection)
             }
             #expect(error?.description.contains("002_second.sql") == true)
             // Nothing after the refusal was applied.
             let third = try await connection.query("SELECT to_regclass('third') IS NULL AS absent").single?.decode(
                 Bool.self, "absent")
             #expect(third == true)
-            let statuses = try await Migrator(migrations: edited, logger: TestDatabase.logger).status(on: connection)
+            let statuses = try await Migrator(
+                migrations: edited, functions: [], grants: nil, logger: TestDatabase.logger
+            ).status(on: connection)
             #expect(statuses.map(\.state) == [.applied, .changed, .pending])
         }
     }
@@ -114,7 +120,8 @@ struct MigratorTests {
                 try Migration(name: "002_broken.sql", sql: "CREATE TABLE half (id int); SELECT no_such_function();"),
             ]
             let error = await #expect(throws: MigrationError.self) {
-                try await Migrator(migrations: migrations, logger: TestDatabase.logger).migrate(on: connection)
+                try await Migrator(migrations: migrations, functions: [], grants: nil, logger: TestDatabase.logger)
+                    .migrate(on: connection)
             }
             #expect(error?.description.contains("002_broken.sql") == true)
             let half = try await connection.query("SELECT to_regclass('half') IS NULL AS absent").single?.decode(

@@ -11,60 +11,64 @@ struct QueueTests {
     @Test("a worker whose lease expired and whose task was rescued can no longer heartbeat, complete, fail or release")
     func fencing() async throws {
         try await QueueFixture.with { fixture in
-            let queue = fixture.queue
-            let id = try await queue.enqueue(task()).id
+            let pool = fixture.pool
+            let id = try await pool.run(try EnqueueTask(task())).id
             let stale = try #require(
-                try await queue.claim(workerID: "a", queues: ["default"], limit: 1, lease: .milliseconds(50)).first)
+                try await pool.run(ClaimTasks(workerID: "a", queues: ["default"], limit: 1, lease: .milliseconds(50)))
+                    .first)
             #expect(stale.record.id == id)
             try await Task.sleep(for: .milliseconds(120))
-            let rescued = try await queue.rescueExpired(
-                retry: RetryPolicy(base: .milliseconds(1), maximum: .milliseconds(1)))
+            let rescued = try await pool.run(
+                RescueTasks.expired(
+                    retry: RetryPolicy(base: .milliseconds(1), maximum: .milliseconds(1))))
             #expect(rescued.map(\.id) == [id])
             #expect(rescued.first?.state == .pending)
             try await Task.sleep(for: .milliseconds(5))
             // Another worker takes it over.
             let fresh = try #require(
-                try await queue.claim(workerID: "b", queues: ["default"], limit: 1, lease: .seconds(60)).first)
-            #expect(fresh.lease.attempt == 2)
+                try await pool.run(ClaimTasks(workerID: "b", queues: ["default"], limit: 1, lease: .seconds(60))).first)
+            // The rescue gave the attempt back (the worker, not the task, failed).
+            #expect(fresh.lease.attempt == 1)
+            #expect(fresh.record.rescues == 1)
             #expect(fresh.lease.token != stale.lease.token)
 
-            let held = try await fixture.pool.withConnection { connection in
-                try await queue.heartbeat([stale.lease], lease: .seconds(60), on: connection)
-            }
+            let held = try await fixture.pool.run(HeartbeatTasks([stale.lease], lease: .seconds(60)))
             #expect(held.isEmpty)
-            #expect(try await queue.complete(stale.lease, result: PostgresJSON(text: #"{"stale":true}"#)) == .leaseLost)
-            #expect(try await queue.fail(stale.lease, message: "stale", retry: fastRetry) == .leaseLost)
-            #expect(try await queue.release(stale.lease, reason: "stale") == .leaseLost)
-            #expect(try await queue.finishCancelled(stale.lease) == .leaseLost)
+            #expect(
+                try await fixture.complete(stale.lease, result: PostgresJSON(text: #"{"stale":true}"#)) == .leaseLost)
+            #expect(try await pool.run(FailTask(stale.lease, message: "stale", retry: fastRetry)) == .leaseLost)
+            #expect(try await pool.run(ReleaseTask(stale.lease, reason: "stale")) == .leaseLost)
+            #expect(try await pool.run(FinishCancelledTask(stale.lease)) == .leaseLost)
 
             // The new holder is unaffected and can finish.
-            let record = try #require(try await queue.task(id: id))
+            let record = try #require(try await pool.run(FetchTask(id: id)))
             #expect(record.state == .running)
             #expect(record.leaseOwner == "b")
             #expect(record.errors.count == 1)
             #expect(record.errors.first?.message.contains("lease expired") == true)
-            #expect(try await queue.complete(fresh.lease, result: PostgresJSON(text: #"{"ok":true}"#)) == .written)
-            let done = try #require(try await queue.task(id: id))
+            #expect(try await fixture.complete(fresh.lease, result: PostgresJSON(text: #"{"ok":true}"#)) == .written)
+            let done = try #require(try await pool.run(FetchTask(id: id)))
             #expect(done.state == .succeeded)
             #expect(done.result?.text.contains("\"ok\"") == true)
             // And the stale one still cannot touch the finished task.
-            #expect(try await queue.complete(stale.lease) == .leaseLost)
+            #expect(try await fixture.complete(stale.lease) == .leaseLost)
         }
     }
 
     @Test("failed attempts back off exponentially with jitter, the errors history holds every attempt, then dead")
     func backoffAndDead() async throws {
         try await QueueFixture.with { fixture in
-            let queue = fixture.queue
-            let id = try await queue.enqueue(task(maxAttempts: 4)).id
+            let pool = fixture.pool
+            let id = try await pool.run(try EnqueueTask(task(maxAttempts: 4))).id
             var delays: [Double] = []
             for attempt in 1...4 {
                 try await fixture.pool.execute("UPDATE tasks SET run_after = now() WHERE id = \(id)")
                 let claimed = try #require(
-                    try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
+                    try await pool.run(ClaimTasks(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)))
+                        .first)
                 #expect(claimed.lease.attempt == attempt)
                 let before = Date()
-                let outcome = try await queue.fail(claimed.lease, message: "boom \(attempt)", retry: fastRetry)
+                let outcome = try await pool.run(FailTask(claimed.lease, message: "boom \(attempt)", retry: fastRetry))
                 if attempt < 4 {
                     guard case .retrying(let at) = outcome else {
                         Issue.record("attempt \(attempt) should retry, got \(outcome)")
@@ -80,13 +84,13 @@ struct QueueTests {
                 let nominal = 10.0 * Double(1 << index)
                 #expect(delay >= nominal * 0.75 - 1 && delay <= nominal * 1.25 + 1, "attempt \(index + 1): \(delay) s")
             }
-            let record = try #require(try await queue.task(id: id))
+            let record = try #require(try await pool.run(FetchTask(id: id)))
             #expect(record.state == .dead)
             #expect(record.finishedAt != nil)
             #expect(record.errors.map(\.attempt) == [1, 2, 3, 4])
             #expect(record.errors.map(\.message) == ["boom 1", "boom 2", "boom 3", "boom 4"])
             #expect(record.errors.allSatisfy { $0.worker == "w" })
-            let events = try await queue.events(taskID: id)
+            let events = try await pool.run(FetchTaskEvents(taskID: id))
             #expect(events.first?.toState == "pending")
             #expect(events.last?.toState == "dead")
             #expect(events.filter { $0.toState == "running" }.count == 4)
@@ -96,13 +100,16 @@ struct QueueTests {
     @Test("a permanent failure is dead at once")
     func permanentFailure() async throws {
         try await QueueFixture.with { fixture in
-            let id = try await fixture.queue.enqueue(task(maxAttempts: 5)).id
+            let id = try await fixture.pool.run(try EnqueueTask(task(maxAttempts: 5))).id
             let claimed = try #require(
-                try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
+                try await fixture.pool.run(
+                    ClaimTasks(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30))
+                ).first)
             #expect(
-                try await fixture.queue.fail(claimed.lease, message: "unparseable", permanent: true, retry: fastRetry)
+                try await fixture.pool.run(
+                    FailTask(claimed.lease, message: "unparseable", permanent: true, retry: fastRetry))
                     == .dead)
-            let record = try #require(try await fixture.queue.task(id: id))
+            let record = try #require(try await fixture.pool.run(FetchTask(id: id)))
             #expect(record.state == .dead)
             #expect(record.attempt == 1)
         }
@@ -114,7 +121,8 @@ struct QueueTests {
             let ids = try await withThrowingTaskGroup(of: EnqueueResult.self) { group in
                 for index in 0..<8 {
                     group.addTask {
-                        try await fixture.queue.enqueue(task(payload: #"{"n":\#(index)}"#, dedupeKey: "pr-42@abc"))
+                        try await fixture.pool.run(
+                            try EnqueueTask(task(payload: #"{"n":\#(index)}"#, dedupeKey: "pr-42@abc")))
                     }
                 }
                 var results: [EnqueueResult] = []
@@ -126,9 +134,11 @@ struct QueueTests {
             #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks") == 1)
             // Once the task finished, the key is free again.
             let claimed = try #require(
-                try await fixture.queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
-            #expect(try await fixture.queue.complete(claimed.lease) == .written)
-            let again = try await fixture.queue.enqueue(task(dedupeKey: "pr-42@abc"))
+                try await fixture.pool.run(
+                    ClaimTasks(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30))
+                ).first)
+            #expect(try await fixture.complete(claimed.lease) == .written)
+            let again = try await fixture.pool.run(try EnqueueTask(task(dedupeKey: "pr-42@abc")))
             #expect(!again.deduplicated)
             #expect(again.id != ids[0].id)
         }
@@ -137,22 +147,24 @@ struct QueueTests {
     @Test("priority and run_after decide what is claimed, and only ready tasks of the worker's queues")
     func priorityAndRunAfter() async throws {
         try await QueueFixture.with { fixture in
-            let queue = fixture.queue
-            let low = try await queue.enqueue(task(priority: 5)).id
-            let urgent = try await queue.enqueue(task(priority: -1)).id
-            let normal = try await queue.enqueue(task(priority: 0)).id
-            _ = try await queue.enqueue(task(priority: -10, runAfter: Date().addingTimeInterval(3600)))
-            _ = try await queue.enqueue(task(queue: "other", priority: -20))
-            let claimed = try await queue.claim(workerID: "w", queues: ["default"], limit: 10, lease: .seconds(30))
+            let pool = fixture.pool
+            let low = try await pool.run(try EnqueueTask(task(priority: 5))).id
+            let urgent = try await pool.run(try EnqueueTask(task(priority: -1))).id
+            let normal = try await pool.run(try EnqueueTask(task(priority: 0))).id
+            _ = try await pool.run(try EnqueueTask(task(priority: -10, runAfter: Date().addingTimeInterval(3600))))
+            _ = try await pool.run(try EnqueueTask(task(queue: "other", priority: -20)))
+            let claimed = try await pool.run(
+                ClaimTasks(workerID: "w", queues: ["default"], limit: 10, lease: .seconds(30)))
             #expect(Set(claimed.map(\.record.id)) == [urgent, normal, low])
             // One at a time shows the order.
             try await fixture.pool.execute(
                 "UPDATE tasks SET state = 'pending', lease_token = NULL, lease_expires_at = NULL WHERE state = 'running'"
             )
             var order: [Int64] = []
-            while let next = try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30))
-                .first
-            {
+            while let next = try await pool.run(
+                ClaimTasks(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30))
+            )
+            .first {
                 order.append(next.record.id)
             }
             #expect(order == [urgent, normal, low])
@@ -162,28 +174,28 @@ struct QueueTests {
     @Test("cancel: a pending task at once, a running one at its next boundary")
     func cancel() async throws {
         try await QueueFixture.with { fixture in
-            let queue = fixture.queue
-            let pending = try await queue.enqueue(task(priority: 1)).id
-            let running = try await queue.enqueue(task(priority: 0)).id
+            let pool = fixture.pool
+            let pending = try await pool.run(try EnqueueTask(task(priority: 1))).id
+            let running = try await pool.run(try EnqueueTask(task(priority: 0))).id
             let claimed = try #require(
-                try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
+                try await pool.run(ClaimTasks(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30))).first)
             #expect(claimed.record.id == running)
-            #expect(try await queue.cancel(id: pending) == .cancelled)
-            #expect(try await queue.task(id: pending)?.state == .cancelled)
-            #expect(try await queue.cancel(id: running) == .cancelRequested)
-            let flags = try await fixture.pool.withConnection { connection in
-                try await queue.heartbeat([claimed.lease], lease: .seconds(30), on: connection)
-            }
-            #expect(flags[running] == true)
-            #expect(try await queue.finishCancelled(claimed.lease) == .written)
-            #expect(try await queue.task(id: running)?.state == .cancelled)
-            #expect(try await queue.cancel(id: 999_999) == nil)
+            #expect(try await pool.run(CancelTask(id: pending)) == .cancelled)
+            #expect(try await pool.run(FetchTask(id: pending))?.state == .cancelled)
+            #expect(try await pool.run(CancelTask(id: running)) == .cancelRequested)
+            let flags = try await pool.run(HeartbeatTasks([claimed.lease], lease: .seconds(30)))
+            #expect(flags[claimed.lease.token] == true)
+            #expect(try await pool.run(FinishCancelledTask(claimed.lease)) == .written)
+            #expect(try await pool.run(FetchTask(id: running))?.state == .cancelled)
+            #expect(try await pool.run(CancelTask(id: 999_999)) == nil)
             // Nothing is left to claim.
-            #expect(try await queue.claim(workerID: "w", queues: ["default"], limit: 10, lease: .seconds(30)).isEmpty)
+            #expect(
+                try await pool.run(ClaimTasks(workerID: "w", queues: ["default"], limit: 10, lease: .seconds(30)))
+                    .isEmpty)
             // Retry puts a cancelled task back with fresh attempts.
-            #expect(try await queue.retry(id: pending) == .pending)
+            #expect(try await pool.run(RetryTask(id: pending)) == .pending)
             let again = try #require(
-                try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
+                try await pool.run(ClaimTasks(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30))).first)
             #expect(again.record.id == pending)
             #expect(again.lease.attempt == 1)
         }
@@ -192,55 +204,66 @@ struct QueueTests {
     @Test("release hands a task back without spending an attempt")
     func release() async throws {
         try await QueueFixture.with { fixture in
-            let queue = fixture.queue
-            let id = try await queue.enqueue(task(maxAttempts: 1)).id
+            let pool = fixture.pool
+            let id = try await pool.run(try EnqueueTask(task(maxAttempts: 1))).id
             let first = try #require(
-                try await queue.claim(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)).first)
+                try await pool.run(ClaimTasks(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30))).first)
             #expect(first.lease.attempt == 1)
-            #expect(try await queue.release(first.lease, reason: "shutdown") == .written)
-            let record = try #require(try await queue.task(id: id))
+            #expect(try await pool.run(ReleaseTask(first.lease, reason: "shutdown")) == .written)
+            let record = try #require(try await pool.run(FetchTask(id: id)))
             #expect(record.state == .pending)
             #expect(record.attempt == 0)
             let second = try #require(
-                try await queue.claim(workerID: "w2", queues: ["default"], limit: 1, lease: .seconds(30)).first)
+                try await pool.run(ClaimTasks(workerID: "w2", queues: ["default"], limit: 1, lease: .seconds(30))).first
+            )
             #expect(second.lease.attempt == 1)
-            #expect(try await queue.complete(second.lease) == .written)
+            #expect(try await fixture.complete(second.lease) == .written)
         }
     }
 
-    @Test("rescue of an expired lease with no attempts left makes the task dead; rescue of earlier boots")
+    @Test("a rescue gives the attempt back a bounded number of times, then spends it; out of attempts is dead")
     func rescue() async throws {
         try await QueueFixture.with { fixture in
-            let queue = fixture.queue
-            let last = try await queue.enqueue(task(maxAttempts: 1)).id
-            _ = try await queue.claim(
-                workerID: "host/1/old-boot", queues: ["default"], limit: 1, lease: .milliseconds(10))
-            try await Task.sleep(for: .milliseconds(50))
-            let rescued = try await queue.rescueExpired(retry: fastRetry)
-            #expect(rescued == [RescuedTask(id: last, state: .dead, previousOwner: "host/1/old-boot")])
+            let pool = fixture.pool
+            let last = try await pool.run(try EnqueueTask(task(maxAttempts: 1))).id
+            let free = try await fixture.scalar(Int.self, "SELECT agentqueue_free_interruptions()")
+            for rescue in 1...(free + 1) {
+                try await pool.execute("UPDATE tasks SET run_after = now() WHERE id = \(last)")
+                let claimed = try await pool.run(
+                    ClaimTasks(workerID: "host/1/old-boot", queues: ["default"], limit: 1, lease: .milliseconds(10)))
+                #expect(claimed.first?.lease.attempt == 1, "rescue \(rescue)")
+                try await Task.sleep(for: .milliseconds(50))
+                let rescued = try await pool.run(RescueTasks.expired(retry: fastRetry))
+                // A task that keeps losing its worker (or killing it) ends dead once its free rescues are spent.
+                let expected: TaskState = rescue <= free ? .pending : .dead
+                #expect(rescued == [RescuedTask(id: last, state: expected, previousOwner: "host/1/old-boot")])
+            }
             // Rescue is idempotent.
-            #expect(try await queue.rescueExpired(retry: fastRetry).isEmpty)
+            #expect(try await pool.run(RescueTasks.expired(retry: fastRetry)).isEmpty)
 
-            let held = try await queue.enqueue(task()).id
-            let other = try await queue.enqueue(task()).id
-            _ = try await queue.claim(workerID: "host/1/old-boot", queues: ["default"], limit: 1, lease: .seconds(600))
-            _ = try await queue.claim(workerID: "host/2/boot", queues: ["default"], limit: 1, lease: .seconds(600))
-            let previous = try await queue.rescuePreviousBoots(
-                ownerPrefix: "host/1/", currentOwner: "host/1/new-boot", retry: fastRetry)
+            let held = try await pool.run(try EnqueueTask(task())).id
+            let other = try await pool.run(try EnqueueTask(task())).id
+            _ = try await pool.run(
+                ClaimTasks(workerID: "host/1/old-boot", queues: ["default"], limit: 1, lease: .seconds(600)))
+            _ = try await pool.run(
+                ClaimTasks(workerID: "host/2/boot", queues: ["default"], limit: 1, lease: .seconds(600)))
+            let previous = try await pool.run(
+                RescueTasks.previousBoots(
+                    ownerPrefix: "host/1/", currentOwner: "host/1/new-boot", retry: fastRetry))
             #expect(previous.map(\.id) == [held])
-            #expect(try await queue.task(id: other)?.state == .running)
+            #expect(try await pool.run(FetchTask(id: other))?.state == .running)
         }
     }
 
     @Test("bulk enqueue of 10,000 tasks in one call, in order, with dedupe inside the batch and against live tasks")
     func bulkEnqueue() async throws {
         try await QueueFixture.with { fixture in
-            let existing = try await fixture.queue.enqueue(task(dedupeKey: "live"))
+            let existing = try await fixture.pool.run(try EnqueueTask(task(dedupeKey: "live")))
             var tasks = (0..<10_000).map { index in task(payload: #"{"index":\#(index)}"#, priority: Int16(index % 7)) }
             tasks[10].dedupeKey = "live"
             tasks[20].dedupeKey = "twice"
             tasks[30].dedupeKey = "twice"
-            let results = try await fixture.queue.enqueue(tasks)
+            let results = try await fixture.pool.run(try EnqueueTasks(tasks))
             #expect(results.count == 10_000)
             #expect(results[10] == EnqueueResult(id: existing.id, deduplicated: true))
             #expect(!results[20].deduplicated)
@@ -248,7 +271,7 @@ struct QueueTests {
             #expect(Set(results.map(\.id)).count == 9_999)
             #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks") == 9_999)
             // Each id holds its own payload.
-            let sample = try #require(try await fixture.queue.task(id: results[1234].id))
+            let sample = try #require(try await fixture.pool.run(FetchTask(id: results[1234].id)))
             #expect(try sample.payload.decode([String: Int].self) == ["index": 1234])
         }
     }
@@ -265,7 +288,7 @@ struct QueueTests {
     )
     func badInput(bad: NewTask, mentions: String) async throws {
         try await QueueFixture.with { fixture in
-            let error = await #expect(throws: (any Error).self) { try await fixture.queue.enqueue(bad) }
+            let error = await #expect(throws: (any Error).self) { try await fixture.pool.run(try EnqueueTask(bad)) }
             #expect("\(error.map { "\($0)" } ?? "")".lowercased().contains(mentions.lowercased()))
             // The same through SQL directly (for clients that skip the Swift checks).
             await #expect(throws: PostgresError.self) {
@@ -278,7 +301,7 @@ struct QueueTests {
             }
             // In a batch, the element is named and nothing is stored.
             let batchError = await #expect(throws: (any Error).self) {
-                try await fixture.queue.enqueue([task(), task(), bad])
+                try await fixture.pool.run(try EnqueueTasks([task(), task(), bad]))
             }
             #expect("\(batchError.map { "\($0)" } ?? "")".contains("task 3"))
             let stored = try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks")
@@ -304,13 +327,14 @@ struct QueueTests {
     @Test("prune deletes old finished tasks and their events, in batches, and nothing live")
     func prune() async throws {
         try await QueueFixture.with { fixture in
-            let queue = fixture.queue
-            _ = try await queue.enqueue((0..<25).map { _ in task() })
-            let claimed = try await queue.claim(workerID: "w", queues: ["default"], limit: 20, lease: .seconds(30))
-            _ = try await queue.complete(claimed.map { ($0.lease, nil) })
+            let pool = fixture.pool
+            _ = try await pool.run(try EnqueueTasks((0..<25).map { _ in task() }))
+            let claimed = try await pool.run(
+                ClaimTasks(workerID: "w", queues: ["default"], limit: 20, lease: .seconds(30)))
+            _ = try await pool.run(CompleteTasks(claimed.map { ($0.lease, nil) }))
             try await fixture.pool.execute(
                 "UPDATE tasks SET finished_at = now() - interval '40 days' WHERE state = 'succeeded' AND id % 2 = 0")
-            let deleted = try await queue.prune(olderThan: .seconds(30 * 86_400), batchSize: 3)
+            let deleted = try await fixture.queue.prune(olderThan: .seconds(30 * 86_400), batchSize: 3)
             #expect(deleted == 10)
             #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks") == 15)
             #expect(
@@ -362,8 +386,9 @@ struct QueueTests {
             #expect(plan.contains("tasks_claim_idx"), "\(plan)")
             #expect(plan.contains("tasks_pkey"), "\(plan)")
             #expect(!plan.contains("Seq Scan"), "\(plan)")
-            let claimed = try await fixture.queue.claim(
-                workerID: "w", queues: ["default"], limit: 10, lease: .seconds(30))
+            let claimed = try await fixture.pool.run(
+                ClaimTasks(
+                    workerID: "w", queues: ["default"], limit: 10, lease: .seconds(30)))
             #expect(claimed.count == 10)
         }
     }

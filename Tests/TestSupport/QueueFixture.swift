@@ -20,7 +20,7 @@ public struct QueueFixture: Sendable {
             await connection.close()
             let pool = schema.pool(size: poolSize)
             let fixture = QueueFixture(
-                schema: schema, pool: pool, queue: QueueClient(pool: pool, logger: TestDatabase.logger))
+                schema: schema, pool: pool, queue: QueueClient(pool: pool))
             do {
                 let value = try await body(fixture)
                 await pool.close()
@@ -81,4 +81,11 @@ public func task(
         kind: kind, payload: PostgresJSON(text: payload), queue: queue, priority: priority, runAfter: runAfter,
         maxAttempts: maxAttempts, dedupeKey: dedupeKey
     )
+}
+
+extension QueueFixture {
+    /// Completes one task with `complete_tasks` (``CompleteTasks``), fenced by its lease.
+    public func complete(_ lease: Lease, result: PostgresJSON? = nil) async throws -> FencedWrite {
+        try await pool.run(CompleteTasks([(lease, result)])).contains(lease.taskID) ? .written : .leaseLost
+    }
 }

@@ -41,13 +41,14 @@ struct BatchCompleterTests {
     @Test("completions that wait together are written in one statement; a lost lease is told apart from the rest")
     func oneStatementAndLostLease() async throws {
         try await QueueFixture.with { fixture in
-            _ = try await fixture.queue.enqueue((0..<20).map { _ in task() })
-            let claimed = try await fixture.queue.claim(
-                workerID: "w", queues: ["default"], limit: 20, lease: .seconds(60))
+            _ = try await fixture.pool.run(try EnqueueTasks((0..<20).map { _ in task() }))
+            let claimed = try await fixture.pool.run(
+                ClaimTasks(
+                    workerID: "w", queues: ["default"], limit: 20, lease: .seconds(60)))
             try #require(claimed.count == 20)
             // One lease is taken away before its completion is written.
             let lost = claimed[7].lease
-            #expect(try await fixture.queue.release(lost, reason: "taken away") == .written)
+            #expect(try await fixture.pool.run(ReleaseTask(lost, reason: "taken away")) == .written)
 
             let completer = completer(fixture)
             let results = await handOver(claimed.map(\.lease), to: completer)
@@ -76,9 +77,10 @@ struct BatchCompleterTests {
         "finish() still writes everything handed over before it (a drain loses no completion); later ones are refused")
     func finishFlushes() async throws {
         try await QueueFixture.with { fixture in
-            _ = try await fixture.queue.enqueue((0..<5).map { _ in task() })
-            let claimed = try await fixture.queue.claim(
-                workerID: "w", queues: ["default"], limit: 5, lease: .seconds(60))
+            _ = try await fixture.pool.run(try EnqueueTasks((0..<5).map { _ in task() }))
+            let claimed = try await fixture.pool.run(
+                ClaimTasks(
+                    workerID: "w", queues: ["default"], limit: 5, lease: .seconds(60)))
             try #require(claimed.count == 5)
             let completer = completer(fixture)
             let results = await handOver(Array(claimed.prefix(4)).map(\.lease), to: completer)

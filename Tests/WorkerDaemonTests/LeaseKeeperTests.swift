@@ -9,37 +9,41 @@ import Testing
 
 @Suite("lease keeper")
 struct LeaseKeeperTests {
-    @Test("a lease gone because its own attempt completed the task is not lost; one taken away is")
-    func completedIsNotLost() async throws {
+    /// A keeper beating every 100 ms on a connection of its own.
+    static func keeper(_ fixture: QueueFixture, state: WorkerState, lease: Duration = .seconds(30)) -> LeaseKeeper {
+        LeaseKeeper(
+            connection: PinnedConnection(
+                label: "test.heartbeat", configuration: fixture.schema.configuration, logger: TestDatabase.logger),
+            state: state, leaseDuration: lease, interval: .milliseconds(100), redact: { $0 },
+            logger: TestDatabase.logger
+        )
+    }
+
+    @Test("a lease whose attempt is writing its outcome is not lost when it ends; one taken away is")
+    func finishingIsNotLost() async throws {
         try await QueueFixture.with { fixture in
-            _ = try await fixture.queue.enqueue([task(), task()])
-            let claimed = try await fixture.queue.claim(
-                workerID: "test/lease-keeper/1", queues: ["default"], limit: 2, lease: .seconds(30)
-            )
+            _ = try await fixture.pool.run(try EnqueueTasks([task(), task()]))
+            let claimed = try await fixture.pool.run(
+                ClaimTasks(workerID: "test/lease-keeper/1", queues: ["default"], limit: 2, lease: .seconds(30)))
             try #require(claimed.count == 2)
             let (finished, taken) = (claimed[0], claimed[1])
             let state = WorkerState(settings: .init(concurrency: 2, queues: ["default"]))
             let controls = [TaskControl(), TaskControl()]
             state.register(finished, control: controls[0])
             state.register(taken, control: controls[1])
-            let keeper = LeaseKeeper(
-                configuration: fixture.schema.configuration, state: state, leaseDuration: .seconds(30),
-                interval: .milliseconds(100), logger: TestDatabase.logger
-            )
-            let running = Task { try await keeper.run() }
+            let running = Task { try await Self.keeper(fixture, state: state).run() }
             defer { running.cancel() }
 
-            // As a handler that completes in the transaction storing its results, before it returns.
-            let connection = try await fixture.schema.connect()
-            #expect(try await QueueClient.complete(finished.lease, result: nil, on: connection) == .written)
-            await connection.close()
+            // As the worker does: the attempt is finishing, then its completion ends the lease.
+            state.beginFinishing(finished.lease)
+            #expect(try await fixture.complete(finished.lease) == .written)
             // Another party takes the second lease away (here: handed back as if by a rescue).
-            #expect(try await fixture.queue.release(taken.lease, reason: "taken away") == .written)
+            #expect(try await fixture.pool.run(ReleaseTask(taken.lease, reason: "taken away")) == .written)
 
             let lost = await eventually(timeout: .seconds(20)) { controls[1].isLeaseLost }
             #expect(lost, "the lease taken away must be seen as lost")
-            // Several heartbeats have passed since the completion: the completed attempt was never flagged.
-            #expect(!controls[0].isLeaseLost, "a task its own attempt completed must not count as a lost lease")
+            // Several heartbeats have passed since the completion: the finishing attempt was never flagged.
+            #expect(!controls[0].isLeaseLost, "an attempt that ended its own lease must not count as a lost lease")
             running.cancel()
             _ = await running.result
         }

@@ -32,7 +32,7 @@ struct ListenSettingTests {
                 try await fixture.scalar(Int.self, "SELECT count(*) FROM workers WHERE instance = 'poll-only'") == 1
             }
             #expect(registered, "\(worker.log)")
-            _ = try await fixture.queue.enqueue((0..<20).map { _ in task() })
+            _ = try await fixture.pool.run(try EnqueueTasks((0..<20).map { _ in task() }))
             let done = try await eventually {
                 try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks WHERE state = 'succeeded'") == 20
             }

@@ -158,9 +158,10 @@ struct SystemdNotifyTests {
 
             // It carries on working on the same database.
             let pool = try server.pool()
-            let queue = QueueClient(pool: pool, logger: TestDatabase.logger)
-            let id = try await queue.enqueue(task()).id
-            let done = try await eventually(timeout: .seconds(30)) { try await queue.task(id: id)?.state == .succeeded }
+            let id = try await pool.run(try EnqueueTask(task())).id
+            let done = try await eventually(timeout: .seconds(30)) {
+                try await pool.run(FetchTask(id: id))?.state == .succeeded
+            }
             #expect(done, "\(worker.log)")
             await pool.close()
             worker.send(SIGTERM)
@@ -199,7 +200,7 @@ struct SystemdNotifyTests {
     @Test("SIGTERM sends STOPPING=1 and EXTEND_TIMEOUT_USEC= while draining; no WATCHDOG=1 without WATCHDOG_USEC")
     func stoppingOnSigterm() async throws {
         try await QueueFixture.with { fixture in
-            let id = try await fixture.queue.enqueue(task(payload: #"{"sleep_ms": 1500}"#)).id
+            let id = try await fixture.pool.run(try EnqueueTask(task(payload: #"{"sleep_ms": 1500}"#))).id
             let listener = try NotifyListener()
             let worker = try RunningProcess(
                 "queue-worker", ["--instance", "stopping"],
@@ -207,7 +208,7 @@ struct SystemdNotifyTests {
             )
             defer { worker.send(SIGKILL) }
             let ready = try #require(await listener.first { $0.has("READY") }, "\(worker.log)")
-            let running = try await eventually { try await fixture.queue.task(id: id)?.state == .running }
+            let running = try await eventually { try await fixture.pool.run(FetchTask(id: id))?.state == .running }
             #expect(running)
             worker.send(SIGTERM)
             let stopping = try #require(await listener.first(after: ready) { $0.has("STOPPING") }, "\(worker.log)")
@@ -215,7 +216,7 @@ struct SystemdNotifyTests {
             let extend = await listener.first(after: stopping) { $0["EXTEND_TIMEOUT_USEC"] != nil }
             #expect(extend.flatMap { $0["EXTEND_TIMEOUT_USEC"].flatMap(UInt64.init) }.map { $0 > 0 } == true)
             #expect(await worker.waitForExit() == 0, "\(worker.log)")
-            #expect(try await fixture.queue.task(id: id)?.state == .succeeded)
+            #expect(try await fixture.pool.run(FetchTask(id: id))?.state == .succeeded)
             #expect(!listener.between(stopping, and: nil).contains { $0.has("READY") })
             #expect(!listener.notifications.contains { $0.has("WATCHDOG") })
         }
@@ -236,9 +237,10 @@ struct SystemdNotifyTests {
             try writeConfig("WORKER_CONCURRENCY=1\nWORKER_QUEUES=default\nLOG_LEVEL=info\n")
 
             // Three slow tasks in `default`; a quick one in `extra`, which the worker does not claim from yet.
-            let slow = try await fixture.queue.enqueue(
-                (0..<3).map { _ in task(payload: #"{"sleep_ms": 4000}"#, priority: 1) })
-            let extra = try await fixture.queue.enqueue(task(queue: "extra", priority: 0)).id
+            let slow = try await fixture.pool.run(
+                try EnqueueTasks(
+                    (0..<3).map { _ in task(payload: #"{"sleep_ms": 4000}"#, priority: 1) }))
+            let extra = try await fixture.pool.run(try EnqueueTask(task(queue: "extra", priority: 0))).id
             let listener = try NotifyListener()
             let worker = try RunningProcess(
                 "queue-worker", ["--instance", "reload", "--config", config],
@@ -253,7 +255,7 @@ struct SystemdNotifyTests {
             #expect(try await eventually { try await runningCount() == 1 })
             try await Task.sleep(for: .milliseconds(800))
             #expect(try await runningCount() == 1, "concurrency 1 before the reload")
-            #expect(try await fixture.queue.task(id: extra)?.state == .pending)
+            #expect(try await fixture.pool.run(FetchTask(id: extra))?.state == .pending)
             #expect(!worker.log.contains("task started"), "no debug lines before the reload")
 
             try writeConfig(
@@ -270,7 +272,8 @@ struct SystemdNotifyTests {
 
             // Queues: the task of the added queue is claimed and done. Concurrency: three run at once.
             #expect(
-                try await eventually { try await fixture.queue.task(id: extra)?.state == .succeeded }, "\(worker.log)")
+                try await eventually { try await fixture.pool.run(FetchTask(id: extra))?.state == .succeeded },
+                "\(worker.log)")
             #expect(try await eventually { try await runningCount() == 3 }, "\(worker.log)")
             // Log level: debug lines appear, for the tasks started after the reload.
             #expect(worker.log.contains("level=debug"), "\(worker.log)")
@@ -290,7 +293,7 @@ struct SystemdNotifyTests {
 
             worker.send(SIGTERM)
             #expect(await worker.waitForExit() == 0, "\(worker.log)")
-            for task in slow { #expect(try await fixture.queue.task(id: task.id)?.state == .succeeded) }
+            for task in slow { #expect(try await fixture.pool.run(FetchTask(id: task.id))?.state == .succeeded) }
         }
     }
 }

@@ -1,0 +1,231 @@
+import ArgumentParser
+import PostgresClient
+import TaskQueue
+
+/// `queuectl cancel ID…`.
+struct CancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cancel",
+        abstract: "Cancel tasks: pending ones at once, running ones at their next node boundary.",
+        discussion: """
+            All or nothing: when one of the ids does not exist, nothing is cancelled and the exit status is 3. \
+            A task that already finished is left as it is (reported, exit 0).
+
+            Examples:
+              queuectl cancel 42
+              queuectl cancel 42 43 44 --json
+            """
+    )
+
+    @Argument(help: ArgumentHelp("Task ids.", valueName: "id"))
+    var ids: [Int64]
+
+    @Flag(help: "Print machine-readable JSON.")
+    var json = false
+
+    @OptionGroup var database: DatabaseOptions
+
+    func validate() throws {
+        _ = try uniqueTaskIDs(ids)
+    }
+
+    struct Output: Encodable {
+        let id: Int64
+        let before: String
+        let outcome: String
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            try await database.withPool(logger: makeCLILogger()) { pool in
+                let outcomes: [(id: Int64, before: String, outcome: String)]
+                do {
+                    outcomes = try await QueueClient(pool: pool).cancel(ids: try uniqueTaskIDs(ids)).map {
+                        ($0.id, $0.before.rawValue, $0.outcome.rawValue)
+                    }
+                } catch let missing as MissingTasks {
+                    throw CLIFailure(notFoundMessage(missing, action: "cancelled"), exitCode: CLIExit.notFound)
+                }
+                if json {
+                    try printJSON(outcomes.map { Output(id: $0.id, before: $0.before, outcome: $0.outcome) })
+                    return
+                }
+                for outcome in outcomes {
+                    switch (outcome.before, outcome.outcome) {
+                    case ("pending", "cancelled"): print("task \(outcome.id): cancelled")
+                    case (_, "cancel_requested"):
+                        print("task \(outcome.id): cancel requested; its worker stops it at the next node boundary")
+                    case let (before, _): print("task \(outcome.id): already \(before); nothing changed")
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `queuectl retry ID…`.
+struct RetryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retry",
+        abstract: "Put dead or cancelled tasks back to pending, with a fresh set of attempts.",
+        discussion: """
+            All or nothing: when one of the ids does not exist (exit 3) or is not dead or cancelled (exit 1), \
+            nothing is changed. A task whose dedupe key another live task now holds cannot be retried.
+
+            Examples:
+              queuectl retry 42
+              queuectl retry $(queuectl list --state dead --json | jq -r '.[].id')
+            """
+    )
+
+    @Argument(help: ArgumentHelp("Task ids.", valueName: "id"))
+    var ids: [Int64]
+
+    @Flag(help: "Print machine-readable JSON.")
+    var json = false
+
+    @OptionGroup var database: DatabaseOptions
+
+    func validate() throws {
+        _ = try uniqueTaskIDs(ids)
+    }
+
+    struct Output: Encodable {
+        let id: Int64
+        let before: String
+        let state: String
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            try await database.withPool(logger: makeCLILogger()) { pool in
+                let retried: [(id: Int64, before: String)]
+                do {
+                    retried = try await QueueClient(pool: pool).retry(ids: try uniqueTaskIDs(ids)).map {
+                        ($0.id, $0.before.rawValue)
+                    }
+                } catch let missing as MissingTasks {
+                    throw CLIFailure(notFoundMessage(missing, action: "retried"), exitCode: CLIExit.notFound)
+                } catch let unsuitable as UnsuitableTasks {
+                    let list = unsuitable.tasks.map { "task \($0.id) is \($0.state)" }.joined(separator: ", ")
+                    throw CLIFailure(
+                        "\(list): only dead or cancelled tasks can be retried; nothing was retried "
+                            + "(cancel a running task first, or leave it out)"
+                    )
+                }
+                if json {
+                    try printJSON(retried.map { Output(id: $0.id, before: $0.before, state: "pending") })
+                    return
+                }
+                for task in retried { print("task \(task.id): \(task.before) → pending") }
+            }
+        }
+    }
+}
+
+/// The message for ids that do not exist, after an all-or-nothing operation changed nothing.
+func notFoundMessage(_ missing: MissingTasks, action: String) -> String {
+    let ids = missing.ids.map(String.init).joined(separator: ", ")
+    let subject = missing.ids.count == 1 ? "task \(ids) does not exist" : "tasks \(ids) do not exist"
+    return "\(subject); nothing was \(action) (check the ids with `queuectl list`)"
+}
+
+/// `queuectl purge`.
+struct PurgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "purge",
+        abstract: "Delete finished tasks (with their events and checkpoints) older than a given age.",
+        discussion: """
+            Deletes tasks that finished more than --older-than ago, in short batches (each its own transaction, \
+            so workers are never blocked for long). Review history, findings and agent performance are kept for \
+            the analytics reports.
+
+            Examples:
+              queuectl purge --older-than 30d
+              queuectl purge --older-than 7d --state dead --state cancelled --dry-run
+            """
+    )
+
+    @Option(
+        name: .customLong("older-than"),
+        help: ArgumentHelp("Delete tasks that finished longer ago than this (e.g. 30d, 12h).", valueName: "duration"),
+        completion: DurationText.completion,
+        transform: DurationText.argument
+    )
+    var olderThan: Duration
+
+    @Option(
+        name: .customLong("state"),
+        help: ArgumentHelp(
+            "Only tasks in this finished state (repeatable; default: succeeded, dead and cancelled).",
+            valueName: "state")
+    )
+    var states: [StateArgument] = []
+
+    @Option(
+        name: .customLong("batch-size"), help: ArgumentHelp("Tasks deleted per transaction (1-100000).", valueName: "n")
+    )
+    var batchSize = 1000
+
+    @Flag(name: .customLong("dry-run"), help: "Count what would be deleted; delete nothing.")
+    var dryRun = false
+
+    @Flag(help: "Print machine-readable JSON.")
+    var json = false
+
+    @OptionGroup var database: DatabaseOptions
+
+    func validate() throws {
+        if let live = states.first(where: { $0 == .pending || $0 == .running }) {
+            throw ValidationError(
+                "purge deletes finished tasks only: --state \(live.rawValue) is not allowed (cancel them first)")
+        }
+        guard (1...100_000).contains(batchSize) else {
+            throw ValidationError("--batch-size must be between 1 and 100000")
+        }
+    }
+
+    struct Output: Encodable {
+        let deleted: Int
+        let dryRun: Bool
+        let olderThanSeconds: Double
+        let states: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case deleted, states
+            case dryRun = "dry_run"
+            case olderThanSeconds = "older_than_seconds"
+        }
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            let logger = makeCLILogger()
+            let chosen =
+                states.isEmpty
+                ? [TaskState.succeeded, .dead, .cancelled] : states.compactMap { TaskState(rawValue: $0.rawValue) }
+            try await database.withPool(logger: logger) { pool in
+                let count: Int
+                if dryRun {
+                    count = try await pool.run(CountPurgeCandidates(olderThan: olderThan, states: chosen))
+                } else {
+                    count = try await QueueClient(pool: pool).prune(
+                        olderThan: olderThan, states: chosen, batchSize: batchSize
+                    )
+                }
+                if json {
+                    try printJSON(
+                        Output(
+                            deleted: count, dryRun: dryRun, olderThanSeconds: seconds(olderThan),
+                            states: chosen.map(\.rawValue))
+                    )
+                    return
+                }
+                let what =
+                    "\(formatCount(count)) \(chosen.map(\.rawValue).joined(separator: "/")) task\(count == 1 ? "" : "s") "
+                    + "finished more than \(DurationText.format(olderThan)) ago"
+                print(dryRun ? "would delete \(what) (dry run: nothing deleted)" : "deleted \(what)")
+            }
+        }
+    }
+}
