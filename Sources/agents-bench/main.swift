@@ -3,6 +3,13 @@
 // Usage: agents-bench [LINES ...]   (default: 10000 100000)
 // Prints, for each size, the best of several runs: parse, prepare (lexing), each agent alone on one core,
 // and all four together; as lines per second and MB per second of diff text.
+//
+//        agents-bench --parse-scaling [LINES ...]   (default: 35000 350000 3500000)
+// Parses one new file made of a single hunk of LINES added lines and prints the seconds and the time per line,
+// which stays flat when parsing is linear; then reviews the diffs of up to 400,000 lines with each agent.
+//
+//        agents-bench --file PATH
+// Parses the diff in PATH and reviews it with each agent, printing the seconds of each step.
 
 import ReviewAgents
 
@@ -237,6 +244,91 @@ func best(runs: Int, _ body: () async throws -> Void) async rethrows -> Double {
         fastest = min(fastest, seconds(elapsed))
     }
     return fastest
+}
+
+/// One new file `a.py` whose single hunk adds `lines` lines, like the diff of a large generated file.
+func oneHunkDiff(lines: Int) -> [UInt8] {
+    var out = Array("diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -0,0 +1,\(lines) @@\n".utf8)
+    out.reserveCapacity(out.count + lines * 24)
+    for index in 0..<lines {
+        out += "+v_\(index) = f(\(index))\n".utf8
+    }
+    return out
+}
+
+/// Limits large enough for the biggest scaling input (3.5 million lines are about 80 MB).
+let benchLimits = DiffLimits(maxBytes: 1 << 30, maxLines: 10_000_000)
+
+/// Reviews `diff` with each agent alone and prints a table of seconds.
+func agentTable(_ diff: ParsedDiff, runs: Int) async throws {
+    var input = ReviewInput(diff: diff)
+    print("| stage | seconds | findings |")
+    print("| --- | ---: | ---: |")
+    print("| prepare (lex) | \(format(await best(runs: runs) { input = ReviewInput(diff: diff) }, decimals: 4)) | |")
+    for kind in AgentKind.allCases {
+        let agent = ReviewAgents.agent(kind)
+        var count = 0
+        let time = try await best(runs: runs) { count = try await agent.review(input).count }
+        print("| \(kind.rawValue) agent | \(format(time, decimals: 4)) | \(count) |")
+    }
+}
+
+/// Reads a whole file, or exits with a message.
+func readFile(_ path: String) -> [UInt8] {
+    guard let handle = fopen(path, "rb") else {
+        print("agents-bench: cannot open \(path)")
+        exit(1)
+    }
+    defer { fclose(handle) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let count = fread(&buffer, 1, buffer.count, handle)
+        if count == 0 { break }
+        bytes += buffer[..<count]
+    }
+    return bytes
+}
+
+let clock = ContinuousClock()
+
+if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "--parse-scaling" {
+    let requested = CommandLine.arguments.dropFirst(2).compactMap { Int($0) }
+    let sizes = requested.isEmpty ? [35_000, 350_000, 3_500_000] : requested
+    print("## Parsing one hunk of N added lines")
+    print("")
+    print("| lines | MB | seconds | ns per line |")
+    print("| ---: | ---: | ---: | ---: |")
+    for lines in sizes {
+        let bytes = oneHunkDiff(lines: lines)
+        let runs = lines <= 400_000 ? 3 : 2
+        var parsed = ParsedDiff(files: [])
+        let time = try await best(runs: runs) { parsed = try DiffParser.parse(bytes: bytes, limits: benchLimits) }
+        precondition(parsed.additions == lines, "parsed \(parsed.additions) of \(lines) lines")
+        print(
+            "| \(format(Double(lines), decimals: 0)) | \(format(Double(bytes.count) / 1_048_576, decimals: 1)) | "
+                + "\(format(time, decimals: 4)) | \(format(time / Double(lines) * 1e9, decimals: 0)) |")
+    }
+    // The agents too must stay linear on one big hunk: compare their seconds per size.
+    for lines in sizes where lines <= 400_000 {
+        print("")
+        print("## The four agents on one hunk of \(format(Double(lines), decimals: 0)) added lines")
+        print("")
+        try await agentTable(try DiffParser.parse(bytes: oneHunkDiff(lines: lines), limits: benchLimits), runs: 3)
+    }
+    exit(0)
+}
+
+if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "--file" {
+    let bytes = readFile(CommandLine.arguments[2])
+    var parsed = ParsedDiff(files: [])
+    let time = seconds(try clock.measure { parsed = try DiffParser.parse(bytes: bytes, limits: benchLimits) })
+    print("## \(CommandLine.arguments[2]): \(parsed.files.count) files, +\(parsed.additions) -\(parsed.deletions)")
+    print("")
+    print("parse: \(format(time, decimals: 4)) s")
+    print("")
+    try await agentTable(parsed, runs: 1)
+    exit(0)
 }
 
 // `agents-bench --print-diff N` writes the generated diff instead of measuring (for inspection and SARIF checks).

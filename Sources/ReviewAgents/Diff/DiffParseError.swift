@@ -9,6 +9,7 @@ public struct DiffParseError: Error, Sendable, Hashable, CustomStringConvertible
             case unexpectedLine = "unexpected_line"
             case notADiff = "not_a_diff"
             case combinedDiff = "combined_diff"
+            case tooManyLines = "too_many_lines"
         }
 
         private let base: Base
@@ -26,6 +27,8 @@ public struct DiffParseError: Error, Sendable, Hashable, CustomStringConvertible
         public static let notADiff = Code(.notADiff)
         /// The input is a combined diff of a merge (`diff --cc`), which is not supported.
         public static let combinedDiff = Code(.combinedDiff)
+        /// The input has more lines than ``DiffLimits/maxLines``.
+        public static let tooManyLines = Code(.tooManyLines)
 
         /// A stable snake_case name for the code.
         public var description: String { base.rawValue }
@@ -48,7 +51,11 @@ public struct DiffParseError: Error, Sendable, Hashable, CustomStringConvertible
     }
 
     static func tooManyFiles(limit: Int) -> Self {
-        .init(code: .tooManyFiles, line: nil, detail: "the diff touches more than \(limit) files")
+        .init(code: .tooManyFiles, line: nil, detail: "the diff touches more than \(limit) files, the limit")
+    }
+
+    static func tooManyLines(limit: Int) -> Self {
+        .init(code: .tooManyLines, line: nil, detail: "the diff has more than \(limit) lines, the limit")
     }
 
     static func malformedHunkHeader(line: Int) -> Self {
@@ -83,13 +90,17 @@ public struct DiffLimits: Sendable, Hashable {
     public var maxBytes: Int
     /// The largest accepted number of files. Defaults to 20,000.
     public var maxFiles: Int
+    /// The largest accepted number of input lines. Defaults to 2,000,000: each parsed line costs memory beyond
+    /// its bytes, so 50 MiB of very short lines would otherwise hold tens of millions of them.
+    public var maxLines: Int
 
     /// Creates limits; the defaults are the ones the worker and `queuectl review` use.
-    public init(maxBytes: Int = 50 * 1024 * 1024, maxFiles: Int = 20_000) {
+    public init(maxBytes: Int = 50 * 1024 * 1024, maxFiles: Int = 20_000, maxLines: Int = 2_000_000) {
         self.maxBytes = maxBytes
         self.maxFiles = maxFiles
+        self.maxLines = maxLines
     }
 
-    /// 50 MiB and 20,000 files.
+    /// 50 MiB, 20,000 files and 2,000,000 lines.
     public static let `default` = DiffLimits()
 }

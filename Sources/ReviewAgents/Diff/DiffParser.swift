@@ -3,7 +3,8 @@
 /// The parser works on bytes, so it accepts any input: text that is not UTF-8 is decoded with
 /// replacement characters, CRLF line ends are stripped, binary patches are skipped, and a hunk cut
 /// short by the end of the input is kept and marked ``DiffHunk/isTruncated``. Inputs it cannot make
-/// sense of, or that exceed ``DiffLimits``, raise a ``DiffParseError``; it never traps.
+/// sense of, or that exceed ``DiffLimits``, raise a ``DiffParseError``; it never traps. Its time and
+/// memory grow linearly with the input.
 public enum DiffParser {
     /// Parses a diff held in a string.
     public static func parse(_ text: String, limits: DiffLimits = .default) throws(DiffParseError) -> ParsedDiff {
@@ -74,12 +75,16 @@ private struct FileBuilder {
     }
 }
 
-private struct HunkBuilder {
-    var hunk: DiffHunk
+/// The hunk being read: its header and how many lines each side still expects. Its lines are kept apart, in
+/// ``ParserState/hunkLines``, so appending to them never copies them.
+private struct OpenHunk {
+    var header: DiffHunk
     var oldRemaining: Int
     var newRemaining: Int
     var oldNext: Int
     var newNext: Int
+
+    var isComplete: Bool { oldRemaining == 0 && newRemaining == 0 }
 }
 
 private struct ParserState {
@@ -89,7 +94,8 @@ private struct ParserState {
     let limits: DiffLimits
     var files: [DiffFile] = []
     var current: FileBuilder?
-    var hunk: HunkBuilder?
+    var hunk: OpenHunk?
+    var hunkLines: [DiffLine] = []
     var mode: Mode = .header
     var sawAnyHeader = false
     var lineNumber = 0
@@ -99,42 +105,36 @@ private struct ParserState {
         self.limits = limits
     }
 
-    /// The byte ranges of all lines, without "\n" and without a trailing "\r".
-    func lineRanges() -> [Range<Int>] {
-        var ranges: [Range<Int>] = []
-        ranges.reserveCapacity(bytes.count / 32)
-        bytes.withUnsafeBufferPointer { buf in
-            var start = 0
-            let n = buf.count
-            var i = 0
-            while i < n {
-                if buf[i] == 0x0A {
-                    var end = i
-                    if end > start && buf[end - 1] == 0x0D { end -= 1 }
-                    ranges.append(start..<end)
-                    start = i + 1
-                }
-                i += 1
-            }
-            if start < n {
-                var end = n
-                if end > start && buf[end - 1] == 0x0D { end -= 1 }
-                ranges.append(start..<end)
-            }
+    /// The line starting at `start`, without "\n" and without a trailing "\r", and where the next line starts.
+    func line(at start: Int) -> (range: Range<Int>, next: Int) {
+        bytes.withUnsafeBufferPointer { buffer in
+            let count = buffer.count
+            var index = start
+            while index < count && buffer[index] != 0x0A { index += 1 }
+            var end = index
+            if end > start && buffer[end - 1] == 0x0D { end -= 1 }
+            return (start..<end, min(index + 1, count))
         }
-        return ranges
     }
 
+    /// Reads every line.
     mutating func run() throws(DiffParseError) {
-        let ranges = lineRanges()
-        var index = 0
-        while index < ranges.count {
-            lineNumber = index + 1
-            let range = ranges[index]
-            let next = index + 1 < ranges.count ? ranges[index + 1] : nil
-            index += try process(range, next: next)
+        var start = 0
+        var number = 0
+        while start < bytes.count {
+            number += 1
+            guard number <= limits.maxLines else { throw .tooManyLines(limit: limits.maxLines) }
+            lineNumber = number
+            let (range, next) = line(at: start)
+            let following = next < bytes.count ? line(at: next) : nil
+            if try process(range, next: following?.range) == 2, let following {
+                number += 1
+                start = following.next
+            } else {
+                start = next
+            }
         }
-        lineNumber = ranges.count
+        lineNumber = number
         finishHunk(truncated: true)
         try finishFile()
         if files.isEmpty && !sawAnyHeader
@@ -176,44 +176,42 @@ private struct ParserState {
 
     /// Returns false when the line ends the hunk early and must be read as a header.
     mutating func processHunkLine(_ range: Range<Int>) throws(DiffParseError) -> Bool {
-        guard var builder = hunk else {
+        guard var open = hunk else {
             mode = .header
             return false
         }
         let first: UInt8 = range.isEmpty ? 0 : bytes[range.lowerBound]
         switch first {
         case UInt8(ascii: " "), 0:
-            guard builder.oldRemaining > 0 && builder.newRemaining > 0 else {
+            // An empty line is a context line whose space a tool stripped.
+            guard open.oldRemaining > 0 && open.newRemaining > 0 else {
                 throw .unexpectedLine(line: lineNumber, reason: "context line beyond the hunk's announced length")
             }
-            builder.hunk.lines.append(
-                DiffLine(
-                    kind: .context, text: text(range, dropping: 1), oldLine: builder.oldNext, newLine: builder.newNext)
+            hunkLines.append(
+                DiffLine(kind: .context, text: text(range, dropping: 1), oldLine: open.oldNext, newLine: open.newNext)
             )
-            builder.oldNext += 1
-            builder.newNext += 1
-            builder.oldRemaining -= 1
-            builder.newRemaining -= 1
+            open.oldNext += 1
+            open.newNext += 1
+            open.oldRemaining -= 1
+            open.newRemaining -= 1
         case UInt8(ascii: "+"):
-            guard builder.newRemaining > 0 else {
+            guard open.newRemaining > 0 else {
                 throw .unexpectedLine(line: lineNumber, reason: "added line beyond the hunk's announced length")
             }
-            builder.hunk.lines.append(
-                DiffLine(kind: .added, text: text(range, dropping: 1), oldLine: nil, newLine: builder.newNext)
-            )
-            builder.newNext += 1
-            builder.newRemaining -= 1
+            hunkLines.append(
+                DiffLine(kind: .added, text: text(range, dropping: 1), oldLine: nil, newLine: open.newNext))
+            open.newNext += 1
+            open.newRemaining -= 1
         case UInt8(ascii: "-"):
-            guard builder.oldRemaining > 0 else {
+            guard open.oldRemaining > 0 else {
                 throw .unexpectedLine(line: lineNumber, reason: "removed line beyond the hunk's announced length")
             }
-            builder.hunk.lines.append(
-                DiffLine(kind: .removed, text: text(range, dropping: 1), oldLine: builder.oldNext, newLine: nil)
-            )
-            builder.oldNext += 1
-            builder.oldRemaining -= 1
+            hunkLines.append(
+                DiffLine(kind: .removed, text: text(range, dropping: 1), oldLine: open.oldNext, newLine: nil))
+            open.oldNext += 1
+            open.oldRemaining -= 1
         case UInt8(ascii: "\\"):
-            markNoNewline(in: &builder.hunk)
+            if !hunkLines.isEmpty { hunkLines[hunkLines.count - 1].noNewlineAtEnd = true }
         default:
             if starts(range, with: "diff ") || starts(range, with: "@@") {
                 finishHunk(truncated: true)
@@ -221,23 +219,20 @@ private struct ParserState {
             }
             throw .unexpectedLine(line: lineNumber, reason: "a hunk line must start with ' ', '+', '-' or '\\'")
         }
-        hunk = builder
-        if builder.oldRemaining == 0 && builder.newRemaining == 0 {
-            finishHunk(truncated: false)
-        }
+        // `open` holds no line array, so copying it in and out of `hunk` is cheap.
+        hunk = open
+        if open.isComplete { finishHunk(truncated: false) }
         return true
     }
 
-    func markNoNewline(in hunk: inout DiffHunk) {
-        guard !hunk.lines.isEmpty else { return }
-        hunk.lines[hunk.lines.count - 1].noNewlineAtEnd = true
-    }
-
     mutating func finishHunk(truncated: Bool) {
-        guard var builder = hunk else { return }
-        builder.hunk.isTruncated = truncated
-        current?.hunks.append(builder.hunk)
+        guard var open = hunk else { return }
         hunk = nil
+        open.header.isTruncated = truncated
+        // Moves the lines into the hunk: the array's storage changes hands, its elements are not copied.
+        open.header.lines = hunkLines
+        hunkLines = []
+        current?.hunks.append(open.header)
         mode = .header
     }
 
@@ -289,8 +284,8 @@ private struct ParserState {
                 throw .unexpectedLine(line: lineNumber, reason: "a hunk appears before any file header")
             }
             guard let header = parseHunkHeader(range) else { throw .malformedHunkHeader(line: lineNumber) }
-            hunk = HunkBuilder(
-                hunk: header, oldRemaining: header.oldCount, newRemaining: header.newCount,
+            hunk = OpenHunk(
+                header: header, oldRemaining: header.oldCount, newRemaining: header.newCount,
                 oldNext: header.oldStart, newNext: header.newStart
             )
             mode = .hunk
@@ -298,9 +293,10 @@ private struct ParserState {
             return 1
         }
         if starts(range, with: "\\") {
-            if var file = current, !file.hunks.isEmpty {
-                markNoNewline(in: &file.hunks[file.hunks.count - 1])
-                current = file
+            // Marks the last line of the file's last hunk, in place (no copy of the hunk or its lines).
+            if let hunkIndex = current?.hunks.indices.last, let lineIndex = current?.hunks[hunkIndex].lines.indices.last
+            {
+                current?.hunks[hunkIndex].lines[lineIndex].noNewlineAtEnd = true
             }
             return 1
         }
