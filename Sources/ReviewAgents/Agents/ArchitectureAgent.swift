@@ -12,24 +12,23 @@ public struct ArchitectureAgent: ReviewAgent {
         var collector = FindingCollector(agent: .architecture, configuration: input.configuration)
         let files = input.reviewableFiles
         try Task.checkCancellation()
-        dependencies(files, &collector)
-        try Task.checkCancellation()
-        layers(files, input.configuration.layers, &collector)
-        try Task.checkCancellation()
-        importCycles(files, &collector)
+        try dependencies(files, &collector)
+        try layers(files, input.configuration.layers, &collector)
+        try importCycles(files, &collector)
         size(files, input.configuration.thresholds, &collector)
         return collector.finish()
     }
 
     // MARK: Dependencies
 
-    private func dependencies(_ files: [SourceFile], _ c: inout FindingCollector) {
+    private func dependencies(_ files: [SourceFile], _ c: inout FindingCollector) throws {
         let changedPaths = Set(files.map(\.path))
         for file in files {
             guard let manifest = file.traits.manifest, !file.isBinary else { continue }
             var added: [(name: String, line: SourceLine)] = []
             for hunk in file.hunks {
                 for (index, line) in hunk.enumerated() where line.isAdded {
+                    try Task.checkCancellation()
                     if let name = DependencyParser.name(line, manifest: manifest, hunk: hunk, index: index) {
                         added.append((name, line))
                     }
@@ -74,12 +73,13 @@ public struct ArchitectureAgent: ReviewAgent {
 
     private func layers(
         _ files: [SourceFile], _ layers: [RepositoryConfiguration.LayerRule], _ c: inout FindingCollector
-    ) {
+    ) throws {
         guard !layers.isEmpty else { return }
         for file in files where file.language.isCode {
             let applicable = layers.filter { layer in layer.paths.contains { $0.matches(file.path) } }
             guard !applicable.isEmpty else { continue }
             for line in file.addedLines where !line.isCommentOnly {
+                try Task.checkCancellation()
                 guard let module = ImportParser.imported(line, language: file.language) else { continue }
                 let resolved = ImportParser.resolveRelative(module, from: file.directory)
                 for layer in applicable {
@@ -113,7 +113,7 @@ public struct ArchitectureAgent: ReviewAgent {
 
     // MARK: Import cycles
 
-    private func importCycles(_ files: [SourceFile], _ c: inout FindingCollector) {
+    private func importCycles(_ files: [SourceFile], _ c: inout FindingCollector) throws {
         let codeFiles = files.filter { $0.language.isCode && !$0.isBinary }
         guard codeFiles.count >= 2 else { return }
         let modules = Set(codeFiles.map(Self.module(of:)))
@@ -125,6 +125,7 @@ public struct ArchitectureAgent: ReviewAgent {
             let from = Self.module(of: file)
             for hunk in file.hunks {
                 for line in hunk where !line.isCommentOnly {
+                    try Task.checkCancellation()
                     guard let imported = ImportParser.imported(line, language: file.language),
                         let to = Self.resolveModule(imported, from: file, modules: modules), to != from
                     else { continue }

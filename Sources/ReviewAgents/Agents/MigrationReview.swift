@@ -11,13 +11,14 @@ struct MigrationReview {
         var firstAdded: SourceLine?
     }
 
-    func run(into c: inout FindingCollector) {
+    func run(into c: inout FindingCollector) throws {
         var statements: [Statement] = []
         if file.language == .sql {
-            statements = sqlStatements()
+            statements = try sqlStatements()
         } else {
             for hunk in file.hunks {
                 for line in hunk where line.isAdded {
+                    try Task.checkCancellation()
                     for literal in line.literals {
                         let text = Self.normalise(Array(line.content(of: literal)))
                         if Self.isDDL(text) { statements.append(Statement(text: text, firstAdded: line)) }
@@ -47,11 +48,12 @@ struct MigrationReview {
     }
 
     /// Splits the new side of each hunk into statements at `;`.
-    func sqlStatements() -> [Statement] {
+    func sqlStatements() throws -> [Statement] {
         var statements: [Statement] = []
         for hunk in file.hunks {
             var current = Statement(text: [], firstAdded: nil)
             for line in hunk {
+                try Task.checkCancellation()
                 let code = line.code
                 var start = 0
                 for (i, byte) in code.enumerated() where byte == UInt8(ascii: ";") {
@@ -115,10 +117,11 @@ struct MigrationReview {
         return String(name)
     }
 
-    static func createdTables(in files: [SourceFile]) -> Set<String> {
+    static func createdTables(in files: [SourceFile]) throws -> Set<String> {
         var tables: Set<String> = []
         for file in files where file.language == .sql || file.traits.isMigration {
             for line in file.addedLines {
+                try Task.checkCancellation()
                 let lower = line.raw.asciiLowercased
                 if let name = tableName(in: Self.normalise(lower), after: "create table ") { tables.insert(name) }
                 if let index = lower.find("create_table") {

@@ -16,7 +16,7 @@ public struct QualityAgent: ReviewAgent {
         }
         for file in files {
             try Task.checkCancellation()
-            QualityFileReview(file: file, thresholds: thresholds).run(into: &collector)
+            try QualityFileReview(file: file, thresholds: thresholds).run(into: &collector)
         }
         missingTests(files, &collector)
         return collector.finish()
@@ -46,13 +46,14 @@ private struct QualityFileReview {
     let thresholds: RepositoryConfiguration.Thresholds
     var language: Language { file.language }
 
-    func run(into c: inout FindingCollector) {
+    func run(into c: inout FindingCollector) throws {
         let isSource = language.isCode
         let hasComments = isSource || [.yaml, .toml, .dockerfile, .sql, .env].contains(language)
         var longLines: [SourceLine] = []
         for hunk in file.hunks {
             var commentRun: [SourceLine] = []
             for (index, line) in hunk.enumerated() {
+                try Task.checkCancellation()
                 if line.isAdded && hasComments && line.commentStart != nil { todo(line, &c) }
                 if isSource && line.isAdded && line.isCommentOnly && Self.looksLikeCode(line, language: language) {
                     commentRun.append(line)

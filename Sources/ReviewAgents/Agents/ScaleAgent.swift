@@ -11,17 +11,17 @@ public struct ScaleAgent: ReviewAgent {
     public func review(_ input: ReviewInput) async throws -> [Finding] {
         var collector = FindingCollector(agent: .scale, configuration: input.configuration)
         let files = input.reviewableFiles.filter { !$0.isBinary && $0.diff.changeKind != .deleted }
-        let createdTables = MigrationReview.createdTables(in: files)
+        let createdTables = try MigrationReview.createdTables(in: files)
         for file in files {
             try Task.checkCancellation()
             if file.language.isCode && !file.traits.isTest {
-                CodeScaleReview(file: file).run(into: &collector)
+                try CodeScaleReview(file: file).run(into: &collector)
             }
             if file.language == .sql && !file.traits.isMigration && !file.traits.isTest {
-                CodeScaleReview(file: file).sqlFile(into: &collector)
+                try CodeScaleReview(file: file).sqlFile(into: &collector)
             }
             if file.language == .sql || file.traits.isMigration {
-                MigrationReview(file: file, createdTables: createdTables).run(into: &collector)
+                try MigrationReview(file: file, createdTables: createdTables).run(into: &collector)
             }
         }
         return collector.finish()
@@ -37,10 +37,11 @@ private struct CodeScaleReview {
         let header: LoopHeader
     }
 
-    func run(into c: inout FindingCollector) {
+    func run(into c: inout FindingCollector) throws {
         for hunk in file.hunks {
             var stack: [Frame] = []
             for (index, line) in hunk.enumerated() {
+                try Task.checkCancellation()
                 if line.isBlank || line.isCommentOnly { continue }
                 while let top = stack.last, line.indent <= top.indent, !isContinuation(line) { stack.removeLast() }
                 let header = LoopSyntax.header(line, language: language)
@@ -56,6 +57,7 @@ private struct CodeScaleReview {
                 file.traits.isRequestPath
                 || hunk.contains { $0.raw.has("request") || $0.raw.has("req.") || $0.raw.has("(req,") }
             for (index, line) in hunk.enumerated() where line.isAdded && !line.isCommentOnly {
+                try Task.checkCancellation()
                 unboundedQuery(line, onRequestPath: onRequestPath, &c)
                 selectStar(line, &c)
                 listEndpoint(line, index: index, hunk: hunk, &c)
@@ -326,8 +328,9 @@ private struct CodeScaleReview {
     }
 
     /// Queries kept in `.sql` files (not migrations).
-    func sqlFile(into c: inout FindingCollector) {
+    func sqlFile(into c: inout FindingCollector) throws {
         for line in file.addedLines where !line.isCommentOnly {
+            try Task.checkCancellation()
             if Self.isSelectStar(line.code.asciiLowercased) {
                 c.add(
                     Rules.selectStar, file: file, line: line,

@@ -12,7 +12,7 @@ public struct SecurityAgent: ReviewAgent {
         var collector = FindingCollector(agent: .security, configuration: input.configuration)
         for file in input.reviewableFiles where !file.isBinary && file.diff.changeKind != .deleted {
             try Task.checkCancellation()
-            SecurityFileReview(file: file).run(into: &collector)
+            try SecurityFileReview(file: file).run(into: &collector)
         }
         return collector.finish()
     }
@@ -27,7 +27,7 @@ private struct SecurityFileReview {
         language = file.language
     }
 
-    func run(into collector: inout FindingCollector) {
+    func run(into collector: inout FindingCollector) throws {
         let name = file.fileName
         let bareValues: Bool =
             switch language {
@@ -45,6 +45,7 @@ private struct SecurityFileReview {
         for hunk in file.hunks {
             var tainted: Set<String> = []
             for (index, line) in hunk.enumerated() {
+                try Task.checkCancellation()
                 if judgeCode && !line.isCommentOnly, language != .html, let name = taintedAssignment(line) {
                     tainted.insert(name)
                 }

@@ -13,11 +13,40 @@ public enum DiffParser {
 
     /// Parses a diff held in bytes.
     public static func parse(bytes: [UInt8], limits: DiffLimits = .default) throws(DiffParseError) -> ParsedDiff {
+        // Without cancellation checks the parse always runs to its end.
+        guard let diff = try parse(bytes, limits: limits, checkingCancellation: false) else {
+            preconditionFailure("a parse without cancellation checks stopped early")
+        }
+        return diff
+    }
+
+    /// Parses a diff held in a string like ``parse(_:limits:)``, and stops soon after the current task is cancelled.
+    ///
+    /// - Throws: `CancellationError` when the task is cancelled before the parse ends (the input is checked every
+    ///   few thousand lines, so even a huge diff stops within milliseconds), otherwise a ``DiffParseError``.
+    public static func parseCheckingCancellation(_ text: String, limits: DiffLimits = .default) throws -> ParsedDiff {
+        try parseCheckingCancellation(bytes: Array(text.utf8), limits: limits)
+    }
+
+    /// Parses a diff held in bytes like ``parse(bytes:limits:)``, and stops soon after the current task is cancelled.
+    ///
+    /// - Throws: `CancellationError` when the task is cancelled before the parse ends (the input is checked every
+    ///   few thousand lines, so even a huge diff stops within milliseconds), otherwise a ``DiffParseError``.
+    public static func parseCheckingCancellation(bytes: [UInt8], limits: DiffLimits = .default) throws -> ParsedDiff {
+        try Task.checkCancellation()
+        guard let diff = try parse(bytes, limits: limits, checkingCancellation: true) else { throw CancellationError() }
+        return diff
+    }
+
+    /// The parse behind every entry point; nil when it stopped because the task was cancelled.
+    private static func parse(
+        _ bytes: [UInt8], limits: DiffLimits, checkingCancellation: Bool
+    ) throws(DiffParseError) -> ParsedDiff? {
         guard bytes.count <= limits.maxBytes else {
             throw .inputTooLarge(bytes: bytes.count, limit: limits.maxBytes)
         }
-        var state = ParserState(bytes: bytes, limits: limits)
-        try state.run()
+        var state = ParserState(bytes: bytes, limits: limits, checksCancellation: checkingCancellation)
+        guard try state.run() else { return nil }
         return ParsedDiff(files: state.files, byteCount: bytes.count)
     }
 }
@@ -90,8 +119,12 @@ private struct OpenHunk {
 private struct ParserState {
     enum Mode { case header, hunk, binaryPatch }
 
+    /// How many lines pass between two looks at the task's cancellation flag.
+    static let cancellationInterval = 4096
+
     let bytes: [UInt8]
     let limits: DiffLimits
+    let checksCancellation: Bool
     var files: [DiffFile] = []
     var current: FileBuilder?
     var hunk: OpenHunk?
@@ -100,9 +133,10 @@ private struct ParserState {
     var sawAnyHeader = false
     var lineNumber = 0
 
-    init(bytes: [UInt8], limits: DiffLimits) {
+    init(bytes: [UInt8], limits: DiffLimits, checksCancellation: Bool) {
         self.bytes = bytes
         self.limits = limits
+        self.checksCancellation = checksCancellation
     }
 
     /// The line starting at `start`, without "\n" and without a trailing "\r", and where the next line starts.
@@ -117,13 +151,14 @@ private struct ParserState {
         }
     }
 
-    /// Reads every line.
-    mutating func run() throws(DiffParseError) {
+    /// Reads every line; returns false when it stopped because the task was cancelled.
+    mutating func run() throws(DiffParseError) -> Bool {
         var start = 0
         var number = 0
         while start < bytes.count {
             number += 1
             guard number <= limits.maxLines else { throw .tooManyLines(limit: limits.maxLines) }
+            if checksCancellation && number % Self.cancellationInterval == 0 && Task.isCancelled { return false }
             lineNumber = number
             let (range, next) = line(at: start)
             let following = next < bytes.count ? line(at: next) : nil
@@ -142,6 +177,7 @@ private struct ParserState {
         {
             throw .notADiff()
         }
+        return true
     }
 
     // MARK: Lines
