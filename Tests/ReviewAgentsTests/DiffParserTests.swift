@@ -284,6 +284,63 @@ struct DiffParserTests {
         }
     }
 
+    @Test(
+        "a hunk line beyond the header's counts is an error, not dropped",
+        arguments: [
+            // header, body, the line of the surplus line
+            ("@@ -1,2 +1,2 @@", " a\n-b\n+c\n+d\n", 8),
+            ("@@ -1 +1 @@", "-a\n+b\n c\n", 7),
+            ("@@ -1 +1 @@", "-a\n+b\n-c\n", 7),
+            ("@@ -1 +1 @@", "-a\n+b\n\n\n+c\n", 9),
+            ("@@ -1 +1 @@", "-a\n+b\n\\ No newline at end of file\n+c\n", 8),
+            ("@@ -1 +1,2 @@", "-a\n-b\n", 6),
+            ("@@ -0,0 +1 @@", "+a\n+b\n--- a/x\n", 6),
+        ])
+    func surplusLine(header: String, body: String, line: Int) {
+        let input = "diff --git a/src/x.py b/src/x.py\n--- a/src/x.py\n+++ b/src/x.py\n\(header)\n\(body)"
+        let counts = header.dropFirst(3).prefix { $0 != "@" }.split(separator: " ").map { part in
+            part.contains(",") ? String(part) : part + "," + "1"
+        }
+        let expected =
+            "invalid diff: hunk @@ \(counts.joined(separator: " ")) @@ of src/x.py has more lines than its header says "
+            + "(line \(line))"
+        #expect {
+            _ = try DiffParser.parse(input)
+        } throws: { error in
+            guard let error = error as? DiffParseError else { return false }
+            return error.code == .unexpectedLine && error.line == line && error.description == expected
+        }
+    }
+
+    @Test("what git writes after a hunk is not a surplus line")
+    func afterHunk() throws {
+        let hunk = "diff --git a/a.txt b/a.txt\nindex 1..2 100644\n--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+b\n"
+        let inputs = [
+            // git format-patch: the signature, with or without its trailing space.
+            hunk + "-- \n2.39.5\n\n",
+            hunk + "--\n2.39.5\n",
+            // git log -p: a blank line, then the next commit with its indented message.
+            hunk + "\ncommit 0123456789abcdef\nAuthor: A <a@example.com>\n\n    - fixed\n    + added\n",
+            // Blank lines before the next file, and a plain diff header right after the hunk.
+            hunk + "\n\n" + hunk,
+            hunk + "--- a/b.txt\n+++ b/b.txt\n@@ -1 +1 @@\n-x\n+y\n",
+            hunk + "\\ No newline at end of file\n",
+        ]
+        for input in inputs {
+            let diff = try DiffParser.parse(input)
+            #expect(diff.files.first?.hunks.first?.lines.map(\.text) == ["a", "b"])
+        }
+    }
+
+    @Test("an empty line inside a hunk is a context line whose leading space a tool stripped")
+    func strippedContextLine() throws {
+        let diff = try DiffParser.parse(
+            "diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1,3 +1,3 @@\n a\n\n-b\n+c\n")
+        let lines = try #require(diff.files.first?.hunks.first?.lines)
+        #expect(lines.map(\.kind) == [.context, .context, .removed, .added])
+        #expect(lines[1].text.isEmpty && lines[1].oldLine == 2 && lines[1].newLine == 2)
+    }
+
     @Test("limits: input size and file count")
     func limits() throws {
         var builder = DiffBuilder()

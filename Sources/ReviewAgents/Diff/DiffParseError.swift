@@ -21,7 +21,7 @@ public struct DiffParseError: Error, Sendable, Hashable, CustomStringConvertible
         public static let tooManyFiles = Code(.tooManyFiles)
         /// A line starting with `@@` is not a valid hunk header.
         public static let malformedHunkHeader = Code(.malformedHunkHeader)
-        /// A line inside a hunk does not fit the hunk's announced line counts.
+        /// A line inside a hunk, or right after it, does not fit the hunk's announced line counts.
         public static let unexpectedLine = Code(.unexpectedLine)
         /// The input is not empty but holds no file header at all.
         public static let notADiff = Code(.notADiff)
@@ -38,12 +38,18 @@ public struct DiffParseError: Error, Sendable, Hashable, CustomStringConvertible
     public let code: Code
     /// The 1-based line of the input where the problem was found, if it concerns one line.
     public let line: Int?
-    private let detail: String
+    private let message: String
 
-    private init(code: Code, line: Int?, detail: String) {
+    private init(code: Code, line: Int?, message: String) {
         self.code = code
         self.line = line
-        self.detail = detail
+        self.message = message
+    }
+
+    /// The usual message: what is wrong, after where.
+    private init(code: Code, line: Int?, detail: String) {
+        let place = line.map { " at line \($0)" } ?? ""
+        self.init(code: code, line: line, message: "invalid diff\(place): \(detail)")
     }
 
     static func inputTooLarge(bytes: Int, limit: Int) -> Self {
@@ -66,6 +72,13 @@ public struct DiffParseError: Error, Sendable, Hashable, CustomStringConvertible
         .init(code: .unexpectedLine, line: line, detail: reason)
     }
 
+    /// A hunk line beyond the counts of the hunk's header, inside the hunk or right after it.
+    static func hunkLongerThanHeader(header: String, path: String, line: Int) -> Self {
+        .init(
+            code: .unexpectedLine, line: line,
+            message: "invalid diff: hunk \(header) of \(path) has more lines than its header says (line \(line))")
+    }
+
     static func notADiff() -> Self {
         .init(code: .notADiff, line: nil, detail: "the input holds no 'diff --git' or '---'/'+++' file header")
     }
@@ -74,11 +87,8 @@ public struct DiffParseError: Error, Sendable, Hashable, CustomStringConvertible
         .init(code: .combinedDiff, line: line, detail: "combined diffs of merge commits (diff --cc) are not supported")
     }
 
-    /// A one-line message safe to show to users and logs.
-    public var description: String {
-        if let line { return "invalid diff at line \(line): \(detail)" }
-        return "invalid diff: \(detail)"
-    }
+    /// A one-line message safe to show to users and logs: it names lines, paths and limits, never content.
+    public var description: String { message }
 
     /// The same message with the error code, for debugging.
     public var debugDescription: String { "DiffParseError(\(code)): \(description)" }

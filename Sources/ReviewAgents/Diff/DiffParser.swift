@@ -5,6 +5,11 @@
 /// short by the end of the input is kept and marked ``DiffHunk/isTruncated``. Inputs it cannot make
 /// sense of, or that exceed ``DiffLimits``, raise a ``DiffParseError``; it never traps. Its time and
 /// memory grow linearly with the input.
+///
+/// A hunk must hold exactly the lines its header announces: a `+`, `-` or space line right after the
+/// last announced line (blank lines and `\ No newline at end of file` in between aside) is an error,
+/// not something to drop. An email signature (`-- `) after the last hunk of a `git format-patch` mail
+/// is not part of the hunk.
 public enum DiffParser {
     /// Parses a diff held in a string.
     public static func parse(_ text: String, limits: DiffLimits = .default) throws(DiffParseError) -> ParsedDiff {
@@ -72,6 +77,14 @@ private struct FileBuilder {
 
     init(isGit: Bool) { self.isGit = isGit }
 
+    /// The path error messages name: the new path, or the old one for a deletion.
+    var displayPath: String {
+        let devNull = "/dev/null"
+        let new = renameTo ?? copyTo ?? plusPath ?? gitNew
+        if let new, new != devNull { return new }
+        return renameFrom ?? copyFrom ?? minusPath ?? gitOld ?? "?"
+    }
+
     func build() -> DiffFile {
         let devNull = "/dev/null"
         var old = renameFrom ?? copyFrom ?? minusPath ?? gitOld
@@ -129,6 +142,9 @@ private struct ParserState {
     var current: FileBuilder?
     var hunk: OpenHunk?
     var hunkLines: [DiffLine] = []
+    /// The header of the hunk that just ended with its announced counts, while the lines after it may still be
+    /// surplus lines of it.
+    var completedHunk: DiffHunk?
     var mode: Mode = .header
     var sawAnyHeader = false
     var lineNumber = 0
@@ -207,7 +223,37 @@ private struct ParserState {
         case .header:
             break
         }
+        if completedHunk != nil { try checkAfterCompletedHunk(range, next: next) }
         return try processHeaderLine(range, next: next)
+    }
+
+    /// The surplus-line error for the hunk `header` of the current file.
+    func hunkTooLong(_ header: DiffHunk) -> DiffParseError {
+        .hunkLongerThanHeader(
+            header: "@@ -\(header.oldStart),\(header.oldCount) +\(header.newStart),\(header.newCount) @@",
+            path: current?.displayPath ?? "?", line: lineNumber)
+    }
+
+    /// A line after a hunk that ended with its announced counts: a `+`, `-` or space line there is a surplus line
+    /// of that hunk, unless it starts the next file or is a `git format-patch` signature. Blank lines and
+    /// `\ No newline at end of file` keep the question open; any other line closes it.
+    mutating func checkAfterCompletedHunk(_ range: Range<Int>, next: Range<Int>?) throws(DiffParseError) {
+        guard let header = completedHunk else { return }
+        let first: UInt8 = range.isEmpty ? 0 : bytes[range.lowerBound]
+        switch first {
+        case 0, UInt8(ascii: "\\"):
+            return
+        case UInt8(ascii: "+"), UInt8(ascii: " "):
+            throw hunkTooLong(header)
+        case UInt8(ascii: "-"):
+            let startsFile = starts(range, with: "--- ") && next.map { starts($0, with: "+++ ") } == true
+            let isSignature = range.count == 2 || (range.count == 3 && bytes[range.lowerBound + 2] == 0x20)
+            let signature = isSignature && bytes[range.lowerBound + 1] == UInt8(ascii: "-")
+            guard startsFile || signature else { throw hunkTooLong(header) }
+        default:
+            break
+        }
+        completedHunk = nil
     }
 
     /// Returns false when the line ends the hunk early and must be read as a header.
@@ -220,9 +266,7 @@ private struct ParserState {
         switch first {
         case UInt8(ascii: " "), 0:
             // An empty line is a context line whose space a tool stripped.
-            guard open.oldRemaining > 0 && open.newRemaining > 0 else {
-                throw .unexpectedLine(line: lineNumber, reason: "context line beyond the hunk's announced length")
-            }
+            guard open.oldRemaining > 0 && open.newRemaining > 0 else { throw hunkTooLong(open.header) }
             hunkLines.append(
                 DiffLine(kind: .context, text: text(range, dropping: 1), oldLine: open.oldNext, newLine: open.newNext)
             )
@@ -231,17 +275,13 @@ private struct ParserState {
             open.oldRemaining -= 1
             open.newRemaining -= 1
         case UInt8(ascii: "+"):
-            guard open.newRemaining > 0 else {
-                throw .unexpectedLine(line: lineNumber, reason: "added line beyond the hunk's announced length")
-            }
+            guard open.newRemaining > 0 else { throw hunkTooLong(open.header) }
             hunkLines.append(
                 DiffLine(kind: .added, text: text(range, dropping: 1), oldLine: nil, newLine: open.newNext))
             open.newNext += 1
             open.newRemaining -= 1
         case UInt8(ascii: "-"):
-            guard open.oldRemaining > 0 else {
-                throw .unexpectedLine(line: lineNumber, reason: "removed line beyond the hunk's announced length")
-            }
+            guard open.oldRemaining > 0 else { throw hunkTooLong(open.header) }
             hunkLines.append(
                 DiffLine(kind: .removed, text: text(range, dropping: 1), oldLine: open.oldNext, newLine: nil))
             open.oldNext += 1
@@ -265,6 +305,7 @@ private struct ParserState {
         guard var open = hunk else { return }
         hunk = nil
         open.header.isTruncated = truncated
+        completedHunk = truncated ? nil : open.header
         // Moves the lines into the hunk: the array's storage changes hands, its elements are not copied.
         open.header.lines = hunkLines
         hunkLines = []
@@ -324,6 +365,7 @@ private struct ParserState {
                 header: header, oldRemaining: header.oldCount, newRemaining: header.newCount,
                 oldNext: header.oldStart, newNext: header.newStart
             )
+            completedHunk = nil
             mode = .hunk
             if header.oldCount == 0 && header.newCount == 0 { finishHunk(truncated: false) }
             return 1
