@@ -265,6 +265,47 @@ struct DiffParserTests {
     }
 
     @Test(
+        "a diff that changes nothing is empty, and rejectingEmpty turns it into an error",
+        arguments: [
+            "",
+            " \n\t\r\n\n",
+            "diff --git a/a.txt b/a.txt\nindex 1111111..2222222 100644\n",
+            "diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1,2 +1,2 @@\n a\n b\n",
+            "diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -0,0 +0,0 @@\n",
+        ])
+    func emptyDiff(input: String) throws {
+        #expect(try DiffParser.parse(input).isEmpty)
+        for parse in [
+            { try DiffParser.parse(input, rejectingEmpty: true) },
+            { try DiffParser.parseCheckingCancellation(input, rejectingEmpty: true) },
+        ] as [() throws -> ParsedDiff] {
+            #expect {
+                _ = try parse()
+            } throws: { error in
+                guard let error = error as? DiffParseError else { return false }
+                return error.code == .emptyDiff && error.line == nil
+                    && error.description == "the diff is empty: nothing to review"
+            }
+        }
+    }
+
+    @Test("a diff with any change is not empty, even without added or removed lines")
+    func notEmpty() throws {
+        let inputs = [
+            "diff --git a/run.sh b/run.sh\nold mode 100644\nnew mode 100755\n",
+            "diff --git a/a b/b\nsimilarity index 100%\nrename from a\nrename to b\n",
+            "diff --git a/e.txt b/e.txt\nnew file mode 100644\nindex 0000000..e69de29\n",
+            "diff --git a/e.txt b/e.txt\ndeleted file mode 100644\nindex e69de29..0000000\n",
+            "diff --git a/i.png b/i.png\nindex 1111111..2222222 100644\nBinary files a/i.png and b/i.png differ\n",
+            "diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1,2 +1,1 @@\n a\n-b\n",
+        ]
+        for input in inputs {
+            let diff = try DiffParser.parse(input, rejectingEmpty: true)
+            #expect(!diff.isEmpty)
+        }
+    }
+
+    @Test(
         "malformed inputs raise a DiffParseError with a code and a line",
         arguments: [
             ("just some text\nnot a diff\n", DiffParseError.Code.notADiff, nil as Int?),

@@ -10,6 +10,7 @@ public struct DiffParseError: Error, Sendable, Hashable, CustomStringConvertible
             case notADiff = "not_a_diff"
             case combinedDiff = "combined_diff"
             case tooManyLines = "too_many_lines"
+            case emptyDiff = "empty_diff"
         }
 
         private let base: Base
@@ -29,6 +30,8 @@ public struct DiffParseError: Error, Sendable, Hashable, CustomStringConvertible
         public static let combinedDiff = Code(.combinedDiff)
         /// The input has more lines than ``DiffLimits/maxLines``.
         public static let tooManyLines = Code(.tooManyLines)
+        /// The diff changes nothing (``ParsedDiff/isEmpty``) and the caller asked for a change to review.
+        public static let emptyDiff = Code(.emptyDiff)
 
         /// A stable snake_case name for the code.
         public var description: String { base.rawValue }
@@ -85,6 +88,10 @@ public struct DiffParseError: Error, Sendable, Hashable, CustomStringConvertible
 
     static func combinedDiff(line: Int) -> Self {
         .init(code: .combinedDiff, line: line, detail: "combined diffs of merge commits (diff --cc) are not supported")
+    }
+
+    static func emptyDiff() -> Self {
+        .init(code: .emptyDiff, line: nil, message: "the diff is empty: nothing to review")
     }
 
     /// A one-line message safe to show to users and logs: it names lines, paths and limits, never content.

@@ -12,47 +12,70 @@
 /// is not part of the hunk.
 public enum DiffParser {
     /// Parses a diff held in a string.
-    public static func parse(_ text: String, limits: DiffLimits = .default) throws(DiffParseError) -> ParsedDiff {
-        try parse(bytes: Array(text.utf8), limits: limits)
+    ///
+    /// - Parameters:
+    ///   - limits: Bounds on the input's size, line count and file count.
+    ///   - rejectingEmpty: Whether a diff that changes nothing (see ``ParsedDiff/isEmpty``) throws
+    ///     ``DiffParseError/Code/emptyDiff`` instead of returning an empty ``ParsedDiff``. Reviewers should
+    ///     pass true: an empty diff has nothing to approve.
+    public static func parse(
+        _ text: String, limits: DiffLimits = .default, rejectingEmpty: Bool = false
+    ) throws(DiffParseError) -> ParsedDiff {
+        try parse(bytes: Array(text.utf8), limits: limits, rejectingEmpty: rejectingEmpty)
     }
 
     /// Parses a diff held in bytes.
-    public static func parse(bytes: [UInt8], limits: DiffLimits = .default) throws(DiffParseError) -> ParsedDiff {
+    ///
+    /// - Parameters:
+    ///   - limits: Bounds on the input's size, line count and file count.
+    ///   - rejectingEmpty: Whether a diff that changes nothing (see ``ParsedDiff/isEmpty``) throws
+    ///     ``DiffParseError/Code/emptyDiff`` instead of returning an empty ``ParsedDiff``.
+    public static func parse(
+        bytes: [UInt8], limits: DiffLimits = .default, rejectingEmpty: Bool = false
+    ) throws(DiffParseError) -> ParsedDiff {
         // Without cancellation checks the parse always runs to its end.
-        guard let diff = try parse(bytes, limits: limits, checkingCancellation: false) else {
-            preconditionFailure("a parse without cancellation checks stopped early")
-        }
+        guard let diff = try parse(bytes, limits: limits, rejectingEmpty: rejectingEmpty, checkingCancellation: false)
+        else { preconditionFailure("a parse without cancellation checks stopped early") }
         return diff
     }
 
-    /// Parses a diff held in a string like ``parse(_:limits:)``, and stops soon after the current task is cancelled.
+    /// Parses a diff held in a string like ``parse(_:limits:rejectingEmpty:)``, and stops soon after the current
+    /// task is cancelled.
     ///
     /// - Throws: `CancellationError` when the task is cancelled before the parse ends (the input is checked every
     ///   few thousand lines, so even a huge diff stops within milliseconds), otherwise a ``DiffParseError``.
-    public static func parseCheckingCancellation(_ text: String, limits: DiffLimits = .default) throws -> ParsedDiff {
-        try parseCheckingCancellation(bytes: Array(text.utf8), limits: limits)
+    public static func parseCheckingCancellation(
+        _ text: String, limits: DiffLimits = .default, rejectingEmpty: Bool = false
+    ) throws -> ParsedDiff {
+        try parseCheckingCancellation(bytes: Array(text.utf8), limits: limits, rejectingEmpty: rejectingEmpty)
     }
 
-    /// Parses a diff held in bytes like ``parse(bytes:limits:)``, and stops soon after the current task is cancelled.
+    /// Parses a diff held in bytes like ``parse(bytes:limits:rejectingEmpty:)``, and stops soon after the current
+    /// task is cancelled.
     ///
     /// - Throws: `CancellationError` when the task is cancelled before the parse ends (the input is checked every
     ///   few thousand lines, so even a huge diff stops within milliseconds), otherwise a ``DiffParseError``.
-    public static func parseCheckingCancellation(bytes: [UInt8], limits: DiffLimits = .default) throws -> ParsedDiff {
+    public static func parseCheckingCancellation(
+        bytes: [UInt8], limits: DiffLimits = .default, rejectingEmpty: Bool = false
+    ) throws -> ParsedDiff {
         try Task.checkCancellation()
-        guard let diff = try parse(bytes, limits: limits, checkingCancellation: true) else { throw CancellationError() }
+        guard let diff = try parse(bytes, limits: limits, rejectingEmpty: rejectingEmpty, checkingCancellation: true)
+        else { throw CancellationError() }
         return diff
     }
 
     /// The parse behind every entry point; nil when it stopped because the task was cancelled.
     private static func parse(
-        _ bytes: [UInt8], limits: DiffLimits, checkingCancellation: Bool
+        _ bytes: [UInt8], limits: DiffLimits, rejectingEmpty: Bool, checkingCancellation: Bool
     ) throws(DiffParseError) -> ParsedDiff? {
         guard bytes.count <= limits.maxBytes else {
             throw .inputTooLarge(bytes: bytes.count, limit: limits.maxBytes)
         }
         var state = ParserState(bytes: bytes, limits: limits, checksCancellation: checkingCancellation)
         guard try state.run() else { return nil }
-        return ParsedDiff(files: state.files, byteCount: bytes.count)
+        let diff = ParsedDiff(files: state.files, byteCount: bytes.count)
+        if rejectingEmpty && diff.isEmpty { throw .emptyDiff() }
+        return diff
     }
 }
 

@@ -11,6 +11,14 @@ public struct ParsedDiff: Sendable, Hashable, Codable {
         self.byteCount = byteCount
     }
 
+    /// Whether the diff changes nothing: it has no file (the input was empty or only whitespace), or none of its
+    /// files is added, deleted, renamed, copied, binary, changes mode or has an added or removed line.
+    ///
+    /// An empty diff gives the agents nothing to find, so a review of it must not count as an approval;
+    /// ``DiffParser/parse(bytes:limits:rejectingEmpty:)`` with `rejectingEmpty: true` throws
+    /// ``DiffParseError/Code/emptyDiff`` for it.
+    public var isEmpty: Bool { files.allSatisfy(\.changesNothing) }
+
     /// The number of added lines over all files.
     public var additions: Int { files.reduce(0) { $0 + $1.additions } }
     /// The number of removed lines over all files.
@@ -83,6 +91,13 @@ public struct DiffFile: Sendable, Hashable, Codable {
     public var hasModeChange: Bool {
         guard let oldMode, let newMode else { return false }
         return oldMode != newMode
+    }
+
+    /// Whether the entry changes nothing at all: a modification without mode change and without an added or
+    /// removed line.
+    var changesNothing: Bool {
+        changeKind == .modified && !isBinary && !hasModeChange
+            && hunks.allSatisfy { hunk in hunk.lines.allSatisfy { $0.kind == .context } }
     }
 
     /// The number of added lines.
