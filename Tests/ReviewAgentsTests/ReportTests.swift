@@ -118,6 +118,32 @@ struct ReportTests {
         #expect(maskSecret("abc") == "a****")
     }
 
+    @Test("Slack tokens and webhook URLs are masked in every output format and in the masked diff")
+    func slackMasking() async throws {
+        let secrets = [RuleCases.slackToken, RuleCases.slackUserToken, RuleCases.slackAppToken, RuleCases.slackWebhook]
+        var builder = DiffBuilder()
+        builder.newFile(
+            "ops/notify.py",
+            [
+                "BOT = '\(secrets[0])'", "USER = '\(secrets[1])'", "APP = '\(secrets[2])'",
+                "requests.post('\(secrets[3])', json=payload)",
+            ])
+        let diff = try builder.parsed()
+        let findings = try await ReviewAgents.reviewAll(ReviewInput(diff: diff))
+        #expect(findings.count(where: { $0.ruleId == "security.secret.slack-token" }) == 3)
+        #expect(findings.count(where: { $0.ruleId == "security.secret.slack-webhook" }) == 1)
+        let report = ReviewReport(diff: diff, findings: findings)
+        for format in ReportFormat.allCases {
+            let output = try format.render(report)
+            for secret in secrets { #expect(!output.contains(secret), "\(format) leaks \(secret.prefix(4))") }
+            #expect(output.contains("xoxb****") && output.contains("hook****"), "\(format) should show the masks")
+        }
+        let masked = diff.maskingCredentials()
+        #expect(masked.maskedLineCount == 4)
+        let text = masked.diff.files.flatMap(\.hunks).flatMap(\.lines).map(\.text).joined(separator: "\n")
+        for secret in secrets { #expect(!text.contains(secret)) }
+    }
+
     @Test("the JSON report has the documented shape and decodes back")
     func json() async throws {
         var builder = DiffBuilder()

@@ -52,6 +52,24 @@ enum RuleCases {
     static let slackWebhook =
         "https://hooks.slack.com/services/T" + Fake.string(8, from: Fake.upperDigits, seed: 16)
         + "/B" + Fake.string(10, from: Fake.upperDigits, seed: 17) + "/" + Fake.alnum(24, seed: 18)
+    // One of each Slack token type, in the shapes Slack documents (IDs of 8 to 14 digits, then the secret).
+    static let slackLegacyBotToken = "xoxb-" + Fake.digits(12, seed: 101) + "-" + Fake.alnum(24, seed: 102)
+    static let slackUserToken =
+        "xoxp-" + Fake.digits(12, seed: 103) + "-" + Fake.digits(12, seed: 104) + "-" + Fake.digits(13, seed: 105)
+        + "-" + Fake.hex(32, seed: 106)
+    static let slackRotatedUserToken =
+        "xoxe-" + Fake.digits(13, seed: 107) + "-" + Fake.digits(13, seed: 108) + "-" + Fake.digits(13, seed: 109)
+        + "-" + Fake.hex(32, seed: 110)
+    static let slackConfigToken = "xoxe." + "xoxp-1-" + Fake.alnum(163, seed: 111)
+    static let slackConfigRefreshToken = "xoxe-1-" + Fake.alnum(146, seed: 112)
+    static let slackWorkspaceToken = "xoxa-2-" + Fake.alnum(12, seed: 113)
+    static let slackRefreshToken = "xoxr-" + Fake.alnum(40, seed: 114)
+    static let slackLegacyToken =
+        "xoxs-" + Fake.digits(10, seed: 115) + "-" + Fake.digits(10, seed: 116) + "-" + Fake.digits(10, seed: 117)
+        + "-" + Fake.hex(10, seed: 118)
+    static let slackAppToken =
+        "xapp-1-A" + Fake.string(10, from: Fake.upperDigits, seed: 119) + "-" + Fake.digits(13, seed: 120) + "-"
+        + Fake.hex(64, seed: 121)
     static let stripeKey = "sk_" + "live_" + Fake.alnum(24, seed: 19)
     static let googleKey = "AI" + "za" + Fake.alnum(35, seed: 20)
     static let npmToken = "npm_" + Fake.alnum(36, seed: 21)
@@ -97,11 +115,73 @@ enum RuleCases {
         positive("security.secret.gitlab-token", "personal access token", added("ci.yml", ["token: \(gitlabToken)"])),
         negative("security.secret.gitlab-token", "placeholder", added("ci.yml", ["token: glpat-xxxxxxxxxxxxxxxxxxxx"])),
         positive("security.secret.slack-token", "bot token", added("bot.rb", ["TOKEN = '\(slackToken)'"])),
+        positive(
+            "security.secret.slack-token", "legacy bot token",
+            added("bot.py", ["client = WebClient('\(slackLegacyBotToken)')"])),
+        positive("security.secret.slack-token", "user token", added(".env", ["SLACK_USER=\(slackUserToken)"])),
+        positive(
+            "security.secret.slack-token", "rotated token in a URL",
+            added("docs/links.md", ["![x](https://files.slack.com/files-pri/T1-F2/x.png?t=\(slackRotatedUserToken))"])),
+        positive(
+            "security.secret.slack-token", "configuration access token",
+            added("deploy/slack.yml", ["config_token: \(slackConfigToken)"])),
+        positive(
+            "security.secret.slack-token", "configuration refresh token",
+            added("deploy/slack.yml", ["refresh: \(slackConfigRefreshToken)"])),
+        positive(
+            "security.secret.slack-token", "legacy workspace token",
+            added("app/slack.js", ["const t = '\(slackWorkspaceToken)';"])),
+        positive(
+            "security.secret.slack-token", "refresh token", added("app/slack.js", ["const r = '\(slackRefreshToken)';"])
+        ),
+        positive(
+            "security.secret.slack-token", "legacy xoxs token",
+            added("tools/export.go", ["t := \"\(slackLegacyToken)\""])),
+        positive(
+            "security.secret.slack-token", "app-level token", added("app/socket.ts", ["appToken: '\(slackAppToken)',"])),
+        positive(
+            "security.secret.slack-token", "provider tokens count in tests too",
+            added("tests/test_bot.py", ["TOKEN = '\(slackToken)'"])),
         negative("security.secret.slack-token", "placeholder", added("bot.rb", ["TOKEN = 'xoxb-your-token-here'"])),
+        negative(
+            "security.secret.slack-token", "words in the shape of a token",
+            added("bot.rb", ["TOKEN = 'xoxb-this-is-not-a-real-token-123'"])),
+        negative(
+            "security.secret.slack-token", "configuration token placeholder",
+            added("deploy/slack.yml", ["config_token: xoxe.xoxp-1-SlackAppConfigurationAccessTokenHere"])),
+        negative("security.secret.slack-token", "IDs too short", added("bot.rb", ["TOKEN = 'xoxb-12345-abcd234'"])),
+        negative(
+            "security.secret.slack-token", "filler user token",
+            added(
+                ".env.example",
+                ["SLACK_USER=xoxp-XXXXXXXXXX-XXXXXXXXXX-XXXXXXXXXXX-" + String(repeating: "X", count: 32)])),
+        negative(
+            "security.secret.slack-token", "prefixes named in prose",
+            added("docs/slack.md", ["Bot tokens start with xoxb- and user tokens with xoxp-; see the xoxe- docs."])),
+        negative(
+            "security.secret.slack-token", "inside a longer identifier",
+            added("bot.rb", ["value = 'abc\(slackToken)'"])),
         positive("security.secret.slack-webhook", "webhook", added("notify.sh", ["curl -X POST \(slackWebhook)"])),
+        positive(
+            "security.secret.slack-webhook", "webhook in JSON",
+            added("config/alerts.json", ["  \"webhook\": \"\(slackWebhook)\","])),
         negative(
             "security.secret.slack-webhook", "truncated example",
             added("notify.sh", ["curl -X POST https://hooks.slack.com/services/T000/B000/XXXX"])),
+        negative(
+            "security.secret.slack-webhook", "Slack's documented example",
+            added(
+                "notify.sh",
+                ["curl -X POST https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"])),
+        negative(
+            "security.secret.slack-webhook", "no integration ID",
+            added(
+                "notify.sh",
+                [
+                    "curl -X POST https://hooks.slack.com/services/T"
+                        + Fake.string(9, from: Fake.upperDigits, seed: 122)
+                        + "/" + Fake.alnum(24, seed: 123)
+                ])),
         positive("security.secret.stripe-key", "live key", added("pay.go", ["const key = \"\(stripeKey)\""])),
         negative(
             "security.secret.stripe-key", "test key",

@@ -55,6 +55,12 @@ enum Fake {
     }
 
     static func alnum(_ count: Int, seed: UInt64 = 1) -> String { string(count, from: alphanumerics, seed: seed) }
+    static func digits(_ count: Int, seed: UInt64) -> String {
+        string(count, from: Array("0123456789".utf8), seed: seed)
+    }
+    static func hex(_ count: Int, seed: UInt64) -> String {
+        string(count, from: Array("0123456789abcdef".utf8), seed: seed)
+    }
 }
 
 /// A small, fast, seedable generator (SplitMix64) for reproducible fuzzing.

@@ -27,16 +27,6 @@ struct SecretScanner {
             rule: Rules.gitlabToken, label: "GitLab token", prefixes: ["glpat-"],
             minBody: 20, maxBody: 64, bodyByte: { $0.isTokenByte }, accept: { _ in true }),
         TokenFormat(
-            rule: Rules.slackToken, label: "Slack token",
-            prefixes: ["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-"],
-            minBody: 20, maxBody: 255, bodyByte: { $0.isTokenByte },
-            accept: { token in token.contains(where: \.isASCIIDigit) }),
-        TokenFormat(
-            rule: Rules.slackWebhook, label: "Slack webhook URL", prefixes: ["hooks.slack.com/services/T"],
-            minBody: 30, maxBody: 120,
-            bodyByte: { $0.isASCIIAlphanumeric || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "_") },
-            accept: { token in token.count(where: { $0 == UInt8(ascii: "/") }) >= 4 }),
-        TokenFormat(
             rule: Rules.stripeKey, label: "Stripe live key", prefixes: ["sk_live_", "rk_live_"],
             minBody: 20, maxBody: 247, bodyByte: { $0.isASCIIAlphanumeric }, accept: { _ in true }),
         TokenFormat(
@@ -91,9 +81,7 @@ struct SecretScanner {
                 var from = 0
                 while let start = raw.find(prefix, from: from) {
                     from = start + 1
-                    if start > 0 && (raw[start - 1].isASCIIAlphanumeric) && format.rule.id != Rules.slackWebhook.id {
-                        continue
-                    }
+                    if start > 0 && (raw[start - 1].isASCIIAlphanumeric) { continue }
                     var end = start + prefix.count
                     while end < raw.count && format.bodyByte(raw[end]) && end - start - prefix.count <= format.maxBody {
                         end += 1
@@ -114,6 +102,8 @@ struct SecretScanner {
                 }
             }
         }
+        hits += slackTokens(raw)
+        hits += slackWebhooks(raw)
         if let hit = telegramToken(raw) { hits.append(hit) }
         if isTest { return hits }
         if let hit = privateKey(line, next: next) { hits.append(hit) }

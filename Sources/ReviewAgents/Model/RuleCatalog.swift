@@ -74,8 +74,8 @@ enum Rules {
     static let slackToken = RuleDescriptor(
         id: "security.secret.slack-token", agent: .security, defaultSeverity: .high,
         title: "Slack token committed",
-        help: "A Slack API token (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-) is in the change. Revoke it in the Slack app "
-            + "settings and load it from the environment.",
+        help: "A Slack API token (xoxb-, xoxp-, xoxe-, xoxa-, xoxr-, xoxs-, xapp-) is in the change. Revoke it in "
+            + "the Slack app settings and load it from the environment.",
         cwe: "CWE-798")
     static let slackWebhook = RuleDescriptor(
         id: "security.secret.slack-webhook", agent: .security, defaultSeverity: .high,
