@@ -50,8 +50,10 @@ private struct QualityFileReview {
         let isSource = language.isCode
         let hasComments = isSource || [.yaml, .toml, .dockerfile, .sql, .env].contains(language)
         var longLines: [SourceLine] = []
+        let bracedFunctions = isSource && !file.traits.isTest && language != .python && language != .ruby
         for hunk in file.hunks {
             var commentRun: [SourceLine] = []
+            let braces = bracedFunctions ? BraceIndex(hunk) : nil
             for (index, line) in hunk.enumerated() {
                 try Task.checkCancellation()
                 if line.isAdded && hasComments && line.commentStart != nil { todo(line, &c) }
@@ -64,7 +66,7 @@ private struct QualityFileReview {
                 if isSource && !line.isCommentOnly {
                     debugOutput(line, &c)
                     emptyHandler(line, index: index, hunk: hunk, &c)
-                    longFunction(line, index: index, hunk: hunk, &c)
+                    longFunction(line, index: index, hunk: hunk, braces: braces, &c)
                 }
                 if Self.measuresLineLength(file) && Self.width(line.raw) > thresholds.lineLength && !line.raw.has("://")
                 {
@@ -404,7 +406,9 @@ private struct QualityFileReview {
         return head.last?.isIdentifierByte == true || head.last == UInt8(ascii: ">")
     }
 
-    func longFunction(_ line: SourceLine, index: Int, hunk: [SourceLine], _ c: inout FindingCollector) {
+    func longFunction(
+        _ line: SourceLine, index: Int, hunk: [SourceLine], braces: BraceIndex?, _ c: inout FindingCollector
+    ) {
         guard !file.traits.isTest, functionHeader(line) else { return }
         var last = line.number
         if language == .python || language == .ruby {
@@ -425,25 +429,10 @@ private struct QualityFileReview {
                 k += 1
             }
         } else {
-            var depth = 0
-            var opened = false
-            var k = index
-            scan: while k < hunk.count {
-                for byte in hunk[k].code {
-                    if byte == UInt8(ascii: "{") {
-                        depth += 1
-                        opened = true
-                    } else if byte == UInt8(ascii: "}") {
-                        depth -= 1
-                        if opened && depth <= 0 {
-                            last = hunk[k].number
-                            break scan
-                        }
-                    }
-                }
-                last = hunk[k].number
-                if !opened && k > index + 3 { return }  // a declaration without a body
-                k += 1
+            switch braces?.end(ofFunctionAt: index) ?? BraceIndex(hunk).end(ofFunctionAt: index) {
+            case .noBody: return  // a declaration without a body
+            case .line(let end): last = hunk[end].number
+            case .openAtEnd: last = hunk[hunk.count - 1].number
             }
         }
         let length = last - line.number + 1
@@ -464,5 +453,81 @@ private struct QualityFileReview {
             Rules.longFile, path: file.path, line: nil,
             message: "The new file has \(lines) lines (limit \(thresholds.fileLines)).",
             suggestion: "Split it by responsibility into smaller files.", key: "long-file")
+    }
+}
+
+/// The braces of one hunk's code, indexed so that the end of a function takes a binary search. Scanning from each
+/// header to its closing brace instead costs the square of the hunk's length when many functions stay open to the
+/// end of the hunk: 20,000 lines of `function f() {` took 3 s, 40,000 four times as long.
+struct BraceIndex {
+    /// Where a function whose header is on a given line ends.
+    enum End: Equatable {
+        /// The brace opened within the header's first five lines closes on this line (an index into the hunk).
+        case line(Int)
+        /// The function is still open at the end of the hunk.
+        case openAtEnd
+        /// No brace opens within the header's first five lines: a declaration without a body.
+        case noBody
+    }
+
+    private let lineCount: Int
+    /// For each brace in order: its line, whether it opens, and the depth after it (counted from the hunk's start).
+    private var braceLines: [Int] = []
+    private var opens: [Bool] = []
+    private var depthAfter: [Int] = []
+    /// For each brace, the index of the first closing brace after it (or the number of braces).
+    private var nextClose: [Int] = []
+    /// The closing braces after which the depth is a given value, in order.
+    private var closesByDepth: [Int: [Int]] = [:]
+    /// For each line, the index of its first brace (or of the next line's), and the depth before it.
+    private var firstBrace: [Int] = []
+    private var depthBefore: [Int] = []
+
+    init(_ hunk: [SourceLine]) {
+        lineCount = hunk.count
+        var depth = 0
+        for (index, line) in hunk.enumerated() {
+            firstBrace.append(braceLines.count)
+            depthBefore.append(depth)
+            for byte in line.code where byte == UInt8(ascii: "{") || byte == UInt8(ascii: "}") {
+                let isOpen = byte == UInt8(ascii: "{")
+                depth += isOpen ? 1 : -1
+                if !isOpen { closesByDepth[depth, default: []].append(braceLines.count) }
+                braceLines.append(index)
+                opens.append(isOpen)
+                depthAfter.append(depth)
+            }
+        }
+        nextClose = Array(repeating: braceLines.count, count: braceLines.count)
+        var next = braceLines.count
+        for brace in braceLines.indices.reversed() {
+            nextClose[brace] = next
+            if !opens[brace] { next = brace }
+        }
+    }
+
+    /// Where the function whose header is line `header` ends, as a scan from the header would find it: the first
+    /// opening brace within five lines, then the first closing brace that brings the depth back to (or below) the
+    /// depth before the header.
+    func end(ofFunctionAt header: Int) -> End {
+        let base = depthBefore[header]
+        var open = firstBrace[header]
+        while open < braceLines.count && braceLines[open] <= header + 4 && !opens[open] { open += 1 }
+        guard open < braceLines.count, braceLines[open] <= header + 4 else {
+            return header + 4 < lineCount ? .noBody : .openAtEnd
+        }
+        // The depth moves one step per brace: after the first closing brace it is either back to the base or
+        // above it, and then it comes back down through the base exactly at a closing brace.
+        let first = nextClose[open]
+        guard first < braceLines.count else { return .openAtEnd }
+        if depthAfter[first] <= base { return .line(braceLines[first]) }
+        guard let closes = closesByDepth[base] else { return .openAtEnd }
+        var low = 0
+        var high = closes.count
+        while low < high {
+            let middle = (low + high) / 2
+            if closes[middle] > first { high = middle } else { low = middle + 1 }
+        }
+        return low < closes.count ? .line(braceLines[closes[low]]) : .openAtEnd
     }
 }
