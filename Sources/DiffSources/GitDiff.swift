@@ -100,11 +100,13 @@ public enum GitDiff {
     }
 
     /// Fetches and parses the diff of `range` without blocking the caller's executor (git runs on its own thread).
-    public static func diff(_ range: GitRange, limits: DiffLimits = .default) async throws -> ParsedDiff {
+    public static func diff(_ range: GitRange, limits: DiffLimits = .default, rejectingEmpty: Bool = false)
+        async throws -> ParsedDiff
+    {
         let bytes = try await runOnDedicatedThread { () throws(GitDiffError) -> [UInt8] in
             try diffBytes(range, limits: limits)
         }.get()
-        return try DiffParser.parse(bytes: bytes, limits: limits)
+        return try DiffParser.parse(bytes: bytes, limits: limits, rejectingEmpty: rejectingEmpty)
     }
 
     /// The text of `.agentqueue.yml` at `range.head`, or nil when the file does not exist there.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DiffSources
 import PostgresClient
+import ReviewAgents
 import ReviewStore
 import ReviewWorkflow
 import TaskQueue
@@ -139,7 +140,14 @@ struct EnqueueReviewCommand: AsyncParsableCommand {
         if git != nil, base == nil || head == nil { throw ValidationError("--git needs both --base and --head") }
         if git == nil, base != nil || head != nil { throw ValidationError("--base and --head go with --git") }
         if let repo, let problem = Self.repoProblem(repo) { throw ValidationError(problem) }
-        if let prNumber, prNumber <= 0 { throw ValidationError("--pr must be a positive number (got \(prNumber))") }
+        if let prNumber, !(1...Int(Int32.max)).contains(prNumber) {
+            throw ValidationError("--pr must be a number from 1 to \(Int32.max) (got \(prNumber))")
+        }
+        for (option, value) in [("--title", title), ("--author", author), ("--dedupe-key", dedupeKey)] {
+            if let value, let problem = TaskValidation.controlCharacterProblem(value, name: option) {
+                throw ValidationError(problem)
+            }
+        }
         if let headSHA, let problem = Self.shaProblem(headSHA) { throw ValidationError("--head-sha: \(problem)") }
         if let prURL {
             guard let parsed = Self.parsePullRequestURL(prURL) else {
@@ -189,6 +197,7 @@ struct EnqueueReviewCommand: AsyncParsableCommand {
 
     /// The task for a request: kind `review`, the request as payload, the dedupe key unless `--force`.
     private func makeTask(_ request: ReviewRequest, runAfter: Date?, dedupeKey: String?) throws -> NewTask {
+        if let problem = request.problem { throw CLIFailure(problem, exitCode: CLIExit.usage) }
         let task = NewTask(
             kind: "review", payload: try PostgresJSON(encoding: request), queue: placement.queue,
             priority: placement.priority, runAfter: runAfter, maxAttempts: placement.maxAttempts,
@@ -264,6 +273,13 @@ struct EnqueueReviewCommand: AsyncParsableCommand {
                 exitCode: CLIExit.usage
             )
         }
+        // The worker's own parser and limits: a diff it would refuse is refused now, before anything is stored.
+        do {
+            _ = try DiffParser.parse(bytes: bytes, rejectingEmpty: true)
+        } catch {
+            throw CLIFailure(
+                "the diff from \(origin) cannot be reviewed: \(error.description)", exitCode: CLIExit.usage)
+        }
         return text
     }
 
@@ -317,7 +333,7 @@ struct EnqueueReviewCommand: AsyncParsableCommand {
                     request.prURL = request.prURL ?? url
                 }
                 if let repo = request.repo, let problem = Self.repoProblem(repo) { throw CLIFailure(problem) }
-                if let number = request.prNumber, number <= 0 { throw CLIFailure("pr_number must be positive") }
+                if let problem = request.problem { throw CLIFailure(problem) }
                 if let sha = request.headSHA, let problem = Self.shaProblem(sha) {
                     throw CLIFailure("head_sha: \(problem)")
                 }

@@ -332,7 +332,7 @@ private func report(_ progress: TaskProgress, id: Int64, deduplicated: Bool, jso
                 )
             } else {
                 print(reviewHeadline(review, id: id))
-                let summary = review.summary.trimmingTrailingNewlines()
+                let summary = terminalSafe(review.summary.trimmingTrailingNewlines(), keepingLineBreaks: true)
                 if !summary.isEmpty { print(summary) }
             }
             switch review.verdictStatus {

@@ -90,6 +90,9 @@ struct EnqueueTaskCommand: AsyncParsableCommand {
         if let dedupeKey, !(1...512).contains(dedupeKey.count) {
             throw ValidationError("--dedupe-key must be 1-512 characters")
         }
+        if let dedupeKey, let problem = TaskValidation.controlCharacterProblem(dedupeKey, name: "--dedupe-key") {
+            throw ValidationError(problem)
+        }
         if from != nil {
             if payload != nil { throw ValidationError("--from reads payloads from the file: leave out --payload") }
             if dedupeKey != nil {

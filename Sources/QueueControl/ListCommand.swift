@@ -127,6 +127,6 @@ struct ListCommand: AsyncParsableCommand {
 
 /// Text on one line, cut to `limit` characters with an ellipsis.
 func oneLine(_ text: String, _ limit: Int) -> String {
-    let flat = text.split(whereSeparator: \.isNewline).joined(separator: " ")
+    let flat = terminalSafe(text.split(whereSeparator: \.isNewline).joined(separator: " "))
     return flat.count <= limit ? flat : String(flat.prefix(limit - 1)) + "…"
 }

@@ -21,8 +21,9 @@ final class TextTable {
         self.rightAligned = rightAligned
     }
 
+    /// Adds a row; control characters in the cells are shown escaped (``terminalSafe(_:)``).
     func add(_ row: [String]) {
-        rows.append(row)
+        rows.append(row.map { terminalSafe($0) })
     }
 
     var isEmpty: Bool { rows.isEmpty }
@@ -77,9 +78,10 @@ struct FormatOptions: ParsableArguments {
     }
 }
 
-/// One CSV record (RFC 4180): fields with a comma, quote or line break are quoted.
+/// One CSV record (RFC 4180): fields with a comma, quote or line break are quoted; other control characters are shown
+/// escaped (``terminalSafe(_:keepingLineBreaks:)``), so that a CSV printed on a terminal cannot drive it.
 func csvRecord(_ fields: [String]) -> String {
-    fields.map { field in
+    fields.map { terminalSafe($0, keepingLineBreaks: true) }.map { field in
         guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
         return "\"" + field.replacing("\"", with: "\"\"") + "\""
     }.joined(separator: ",")
@@ -287,4 +289,30 @@ final class ProgressReporter {
         if drawn { writeStandardError("\n") }
         drawn = false
     }
+}
+
+/// `text` with every control character (C0, DEL and C1: what could move the cursor, clear the screen or retitle the
+/// terminal) shown in caret notation (`^[` for ESC, `^?` for DEL) or as `\u{9B}`: values stored by anyone who may
+/// enqueue (titles, authors, dedupe keys, file paths of a diff) never reach the operator's terminal as commands.
+func terminalSafe(_ text: String, keepingLineBreaks: Bool = false) -> String {
+    guard text.unicodeScalars.contains(where: isControl) else { return text }
+    var result = ""
+    for scalar in text.unicodeScalars {
+        if keepingLineBreaks, scalar == "\n" || scalar == "\r" || scalar == "\t" {
+            result.unicodeScalars.append(scalar)
+        } else if scalar.value < 0x20 {
+            result += "^" + String(UnicodeScalar(UInt8(scalar.value + 0x40)))
+        } else if scalar.value == 0x7F {
+            result += "^?"
+        } else if isControl(scalar) {
+            result += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+        } else {
+            result.unicodeScalars.append(scalar)
+        }
+    }
+    return result
+}
+
+private func isControl(_ scalar: Unicode.Scalar) -> Bool {
+    scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
 }

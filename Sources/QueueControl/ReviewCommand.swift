@@ -103,7 +103,7 @@ struct ReviewCommand: AsyncParsableCommand {
             let configurationText: (text: String, source: String)?
             if let git, let base, let head {
                 let range = GitRange(path: git, base: base, head: head)
-                diff = try await GitDiff.diff(range)
+                diff = try await GitDiff.diff(range, rejectingEmpty: true)
                 if let config {
                     configurationText = (try Self.readText(config), config)
                 } else {
@@ -111,7 +111,8 @@ struct ReviewCommand: AsyncParsableCommand {
                 }
             } else {
                 let bytes = try Self.readBytes(diffPath ?? "-", limit: DiffLimits.default.maxBytes)
-                diff = try DiffParser.parse(bytes: bytes)
+                // An empty diff is an error, not an approval: a CI pipe whose `git diff` failed must not pass.
+                diff = try DiffParser.parse(bytes: bytes, rejectingEmpty: true)
                 if let config {
                     configurationText = (try Self.readText(config), config)
                 } else if let local = try? Self.readText(RepositoryConfiguration.fileName) {

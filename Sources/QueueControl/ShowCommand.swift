@@ -131,7 +131,7 @@ struct ShowCommand: AsyncParsableCommand {
         }
         if let dedupeKey = task.dedupeKey { facts.append(("dedupe key", dedupeKey)) }
         let width = facts.map(\.0.count).max() ?? 0
-        for (label, value) in facts { print("  \(label.padding(width))  \(value)") }
+        for (label, value) in facts { print("  \(label.padding(width))  \(terminalSafe(value))") }
 
         print("\npayload")
         let payload = detail.payload
@@ -159,7 +159,10 @@ struct ShowCommand: AsyncParsableCommand {
             print("\nerrors")
             for error in detail.errors {
                 print("  attempt \(error.attempt) · \(error.at) · \(error.worker ?? "-")")
-                print("    " + error.message.split(whereSeparator: \.isNewline).joined(separator: "\n    "))
+                print(
+                    "    "
+                        + error.message.split(whereSeparator: \.isNewline).map { terminalSafe(String($0)) }
+                        .joined(separator: "\n    "))
             }
         }
 
@@ -192,14 +195,14 @@ struct ShowCommand: AsyncParsableCommand {
             print("\nreview")
             print("  " + reviewHeadline(review, id: task.id))
             if let recorded { print("  recorded as review \(recorded.id) at \(formatTimestamp(recorded.reviewedAt))") }
-            let summary = review.summary.trimmingTrailingNewlines()
+            let summary = terminalSafe(review.summary.trimmingTrailingNewlines(), keepingLineBreaks: true)
             if !summary.isEmpty { print(indent(summary + "\n"), terminator: "") }
         } else if let recorded {
             print("\nreview")
             print("  \(recorded.verdictStatus) · \(recorded.total) findings · recorded as review \(recorded.id)")
         } else if task.kind != "review", let result = detail.result {
             print("\nresult")
-            print("  " + (result.count > 2000 ? String(result.prefix(2000)) + "…" : result))
+            print("  " + terminalSafe(result.count > 2000 ? String(result.prefix(2000)) + "…" : result))
         }
         if !findings.isEmpty {
             print("\nfindings")

@@ -1,6 +1,7 @@
 public import DiffSources
 public import ReviewAgents
 public import ReviewStore
+import TaskQueue
 
 /// What a `review` task reviews: the payload of the task.
 ///
@@ -104,6 +105,19 @@ public struct ReviewRequest: Codable, Sendable, Hashable {
         try container.encodeIfPresent(author, forKey: .author)
         try container.encodeIfPresent(headSHA, forKey: .headSHA)
         try container.encodeIfPresent(prURL, forKey: .prURL)
+    }
+
+    /// Why the request cannot be stored or reviewed, or `nil`: a pull request number PostgreSQL's `integer` cannot
+    /// hold, or a title, author, repository or head commit with control characters (which `queuectl` would otherwise
+    /// print to an operator's terminal). The CLI checks it before enqueueing; the worker fails such a task at once.
+    public var problem: String? {
+        if let prNumber, !(1...Int(Int32.max)).contains(prNumber) {
+            return "pr_number must be between 1 and \(Int32.max) (got \(prNumber))"
+        }
+        for (name, value) in [("title", title), ("author", author), ("repo", repo), ("head_sha", headSHA)] {
+            if let value, let problem = TaskValidation.controlCharacterProblem(value, name: name) { return problem }
+        }
+        return nil
     }
 
     /// The dedupe key of a review of a pull request at a head commit, `review:owner/name#12@sha`, when all three

@@ -83,6 +83,7 @@ public struct ReviewHandler: TaskHandler {
         } catch {
             throw TaskFailure.permanent("the review payload is invalid: \(Self.describe(error))")
         }
+        if let problem = request.problem { throw TaskFailure.permanent("the review payload is invalid: \(problem)") }
         let started = ContinuousClock.now
         let graph = try makeGraph(request: request, context: context)
         let runner = GraphRunner(checkpoints: configuration.checkpointing ? pool : nil, logger: context.logger)
@@ -313,12 +314,13 @@ final class ParsedInputCache: Sendable {
             if let cached { return cached }
             let diff: ParsedDiff
             do {
-                diff = try DiffParser.parse(bytes: fetched.bytes)
-            } catch {
-                throw TaskFailure.permanent("the diff cannot be parsed: \(error)")
+                // Stops within a few thousand lines when the node times out, the lease is lost or the worker stops.
+                // An empty diff is refused: approving it would let a failed `git diff` pass (fail-open).
+                diff = try DiffParser.parseCheckingCancellation(bytes: fetched.bytes, rejectingEmpty: true)
+            } catch let error as DiffParseError {
+                throw TaskFailure.permanent(
+                    error.code == .emptyDiff ? error.description : "the diff cannot be parsed: \(error)")
             }
-            // An empty diff has nothing to review: approving it would let a failed `git diff` pass (fail-open).
-            guard !diff.files.isEmpty else { throw TaskFailure.permanent("the diff is empty: nothing to review") }
             var repositoryConfiguration = RepositoryConfiguration.default
             if let text = fetched.configuration {
                 do {

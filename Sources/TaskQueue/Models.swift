@@ -69,7 +69,9 @@ public struct NewTask: Sendable, Hashable {
         if let dedupeKey, !(1...512).contains(dedupeKey.count) {
             throw TaskValidationError("a dedupe key must be 1-512 characters")
         }
-        if dedupeKey?.utf8.contains(0) == true { throw TaskValidationError("a dedupe key cannot contain NUL") }
+        if let dedupeKey, let problem = TaskValidation.controlCharacterProblem(dedupeKey, name: "a dedupe key") {
+            throw TaskValidationError(problem)
+        }
         guard payload.text.utf8.count <= TaskValidation.maximumPayloadBytes else {
             throw TaskValidationError(
                 "the payload is \(payload.text.utf8.count) bytes; the limit is \(TaskValidation.maximumPayloadBytes)"
@@ -105,6 +107,15 @@ public enum TaskValidation {
                 + "then lowercase letters, digits, _ . -"
         }
         return nil
+    }
+
+    /// Why `text` cannot be stored as `name` (e.g. "a dedupe key"), or `nil`: control characters (C0, DEL, C1) are
+    /// refused, because an operator's terminal would otherwise run them when `queuectl` prints the value.
+    public static func controlCharacterProblem(_ text: String, name: String) -> String? {
+        guard let bad = text.unicodeScalars.first(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else {
+            return nil
+        }
+        return "\(name) cannot contain control characters (found U+\(String(bad.value, radix: 16, uppercase: true)))"
     }
 
     /// Why a queue name is invalid, or `nil`.

@@ -329,9 +329,16 @@ final class WorkerService: Service {
         }
     }
 
+    /// The longest failure message logged and stored (a model's or git's error can be megabytes).
+    static let longestMessage = 4000
+
     private func fail(_ lease: Lease, message: String, permanent: Bool, interrupted: Bool = false, logger: Logger)
         async -> Bool?
     {
+        let message =
+            message.count <= Self.longestMessage
+            ? message
+            : message.prefix(Self.longestMessage) + "… (\(message.count - Self.longestMessage) more characters)"
         let outcome = await write(lease, logger: logger) {
             try await self.queue.pool.run(
                 FailTask(

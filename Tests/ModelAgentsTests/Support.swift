@@ -17,6 +17,12 @@ struct ScriptedResponse: Encodable {
     var trickle: Double?
     var `repeat`: Bool?
     var usage: [String: Int]?
+    var retryAfterIn: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case when, status, headers, content, body, delay, trickle, `repeat`, usage
+        case retryAfterIn = "retry_after_in"
+    }
 
     static func content(_ text: String, when: String? = nil, repeat: Bool? = nil, delay: Double? = nil) -> Self {
         ScriptedResponse(when: when, content: text, delay: delay, repeat: `repeat`)
@@ -39,6 +45,15 @@ struct LoggedRequest: Decodable {
     var headers: [String: String]
     var body: String
     var inflight: Int
+    /// When it arrived (seconds since the epoch, the server's clock).
+    var at: Double
+    /// The Retry-After date the server had named before this request, if any.
+    var namedRetryAt: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case n, path, headers, body, inflight, at
+        case namedRetryAt = "named_retry_at"
+    }
 
     /// A header, looked up case-insensitively.
     func header(_ name: String) -> String? {

@@ -8,6 +8,8 @@ up and whose optional "when" string occurs in the request body; a response is us
 has "repeat": true. A response may set:
   "status"   HTTP status (default 200)
   "headers"  extra response headers, such as {"Retry-After": "1"}
+  "retry_after_in"  answer with a Retry-After HTTP-date this many seconds from the moment of answering (rounded up
+             to a whole second, as HTTP-dates are); later requests' log entries carry it as "named_retry_at"
   "content"  the assistant message's text, wrapped in a chat completion with "usage" (default 100 prompt and
              20 completion tokens)
   "body"     the raw response body instead of a chat completion
@@ -16,11 +18,14 @@ has "repeat": true. A response may set:
 When no response fits, the answer is HTTP 500 "no scripted response".
 
 Every request is appended to LOG.jsonl before it is answered, as {"n", "method", "path", "headers", "body",
-"inflight"} ("inflight" counts the requests being handled at that moment, this one included).
+"inflight", "at", "named_retry_at"} ("inflight" counts the requests being handled at that moment, this one included;
+"at" is when it arrived, in seconds since the epoch).
 Prints the port it listens on, then serves until killed.
 """
+import email.utils
 import http.server
 import json
+import math
 import sys
 import threading
 import time
@@ -32,7 +37,7 @@ with open(SCRIPT_PATH) as script_file:
     RESPONSES = json.load(script_file)["responses"]
 USED = [False] * len(RESPONSES)
 LOCK = threading.Lock()
-STATE = {"n": 0, "inflight": 0}
+STATE = {"n": 0, "inflight": 0, "named_retry_at": None}
 
 
 def pick(body):
@@ -64,6 +69,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "headers": {name: value for name, value in self.headers.items()},
                 "body": body,
                 "inflight": STATE["inflight"],
+                "at": time.time(),
+                "named_retry_at": STATE["named_retry_at"],
             }
             with open(LOG_PATH, "a") as log:
                 log.write(json.dumps(entry) + "\n")
@@ -99,7 +106,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             }).encode()
         else:
             payload = b'{"error": {"message": "scripted failure"}}'
-        self.reply(response.get("status", 200), response.get("headers", {}), payload, response.get("trickle", 0))
+        headers = dict(response.get("headers", {}))
+        if "retry_after_in" in response:
+            target = math.ceil(time.time() + response["retry_after_in"])
+            with LOCK:
+                STATE["named_retry_at"] = target
+            headers["Retry-After"] = email.utils.formatdate(target, usegmt=True)
+        self.reply(response.get("status", 200), headers, payload, response.get("trickle", 0))
 
     def reply(self, status, headers, payload, trickle):
         self.send_response(status)

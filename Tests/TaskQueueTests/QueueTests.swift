@@ -405,3 +405,72 @@ struct QueueTests {
         return statement
     }
 }
+
+@Suite("task queue: what an adversarial run found")
+struct QueueAdversarialTests {
+    private let retry = RetryPolicy(base: .milliseconds(1), maximum: .milliseconds(1))
+
+    @Test("a cancel request survives a hand-back and a rescue: the task ends cancelled, it does not run again")
+    func cancelSurvives() async throws {
+        try await QueueFixture.with { fixture in
+            let pool = fixture.pool
+            let ids = try await pool.run(try EnqueueTasks([task(), task()])).map(\.id)
+            let claimed = try await pool.run(
+                ClaimTasks(workerID: "host/1/boot", queues: ["default"], limit: 2, lease: .milliseconds(200)))
+            try #require(claimed.count == 2)
+            for id in ids { #expect(try await pool.run(CancelTask(id: id)) == .cancelRequested) }
+            // Handed back at shutdown.
+            #expect(try await pool.run(ReleaseTask(claimed[0].lease, reason: "worker shutting down")) == .written)
+            // Rescued after its worker died.
+            try await pool.execute(
+                "UPDATE tasks SET lease_expires_at = now() - interval '1 second' WHERE id = \(ids[1])")
+            let rescued = try await pool.run(RescueTasks.expired(retry: retry))
+            #expect(rescued.map(\.state) == [.cancelled])
+            for id in ids { #expect(try await pool.run(FetchTask(id: id))?.state == .cancelled) }
+            #expect(
+                try await pool.run(ClaimTasks(workerID: "w", queues: ["default"], limit: 10, lease: .seconds(30)))
+                    .isEmpty)
+        }
+    }
+
+    @Test("an attempt the infrastructure cut short gives its attempt back, a bounded number of times")
+    func interruptionsAreFreeButBounded() async throws {
+        try await QueueFixture.with { fixture in
+            let pool = fixture.pool
+            let id = try await pool.run(try EnqueueTask(task(maxAttempts: 2))).id
+            let free = try await fixture.scalar(Int.self, "SELECT agentqueue_free_interruptions()")
+            var outcomes: [FailOutcome] = []
+            for _ in 0..<(free + 2) {
+                try await pool.execute("UPDATE tasks SET run_after = now() WHERE id = \(id)")
+                let claimed = try #require(
+                    try await pool.run(ClaimTasks(workerID: "w", queues: ["default"], limit: 1, lease: .seconds(30)))
+                        .first)
+                let outcome = try await pool.run(
+                    FailTask(claimed.lease, message: "connection lost", interrupted: true, retry: retry))
+                outcomes.append(outcome)
+                if outcome == .dead { break }
+            }
+            // `free` interruptions cost nothing; after them they spend the two attempts like failures.
+            #expect(outcomes.count == free + 2)
+            #expect(outcomes.last == .dead)
+            let record = try #require(try await pool.run(FetchTask(id: id)))
+            #expect(record.rescues == free)
+            #expect(record.errors.count == free + 2)
+        }
+    }
+
+    @Test("a dedupe key with control characters is refused, by the client and by the database")
+    func controlCharacters() async throws {
+        try await QueueFixture.with { fixture in
+            #expect(throws: TaskValidationError.self) { try EnqueueTask(task(dedupeKey: "a\u{1B}]0;owned\u{07}")) }
+            let error = await #expect(throws: PostgresError.self) {
+                try await fixture.pool.query(
+                    "SELECT * FROM enqueue_task('noop', '{}'::jsonb, 'default', 0::smallint, NULL::timestamptz, 3, E'x\\x1b[2J')"
+                )
+            }
+            #expect(error?.sqlState == "22023")
+            let stored = try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks")
+            #expect(stored == 0)
+        }
+    }
+}

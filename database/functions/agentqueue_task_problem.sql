@@ -18,5 +18,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
             format('max_attempts must be between 1 and 1000 (got %s)', coalesce(p_max_attempts::text, 'NULL'))
         WHEN p_dedupe_key IS NOT NULL AND length(p_dedupe_key) NOT BETWEEN 1 AND 512 THEN
             'a dedupe key must be 1-512 characters'
+        WHEN p_dedupe_key ~ '[\x01-\x1f\x7f-\x9f]' THEN
+            'a dedupe key cannot contain control characters'
     END
 $$;
