@@ -140,9 +140,9 @@ SELECT (SELECT count(*) FROM review_tasks),
          + greatest((SELECT count(*) FROM review_history) - (SELECT count(*) FROM review_tasks WHERE state = 'succeeded'), 0),
        (SELECT count(*) FROM review_tasks WHERE state NOT IN ('succeeded', 'dead', 'cancelled'))
          + (SELECT count(*) FROM review_tasks t WHERE t.state = 'succeeded' AND NOT EXISTS (SELECT 1 FROM history h WHERE h.task_id = t.id)),
-       (SELECT count(*) FROM (SELECT task_id FROM task_checkpoints GROUP BY task_id HAVING count(DISTINCT attempt) > 1) r),
+       (SELECT count(*) FROM (SELECT task_id FROM task_checkpoints GROUP BY task_id HAVING count(DISTINCT worker) > 1) r),
        (SELECT count(*) FROM stale_checkpoints) + (SELECT count(*) FROM stale_results),
-       (SELECT count(*) FROM review_tasks WHERE attempt > 1)
+       (SELECT count(*) FROM review_tasks WHERE attempt > 1 OR rescues > 0)
 " >"$LOGS/verdict.txt"
 read -r total succeeded dead duplicates lost resumed stale retried <"$LOGS/verdict.txt"
 restarts=$(cat "$LOGS"/worker-*.log | grep -c 'msg=starting' || true)

@@ -41,11 +41,17 @@ review() {  # review NAME ARGS...: writes $work/NAME.sarif; exit status 0 or 10 
     logs+=("$work/$name.sarif")
 }
 
-# 1. Sample diffs from files and from standard input; an empty change.
+# 1. Sample diffs from files and from standard input. An empty change is refused (exit 1, nothing on stdout): an
+#    approval of nothing would let a CI job whose `git diff` failed pass.
 review findings --diff "$fixtures/sample-findings.diff" --fail-on high
 review clean --diff "$fixtures/sample-clean.diff"
 review stdin --diff - <"$fixtures/sample-findings.diff"
-review empty --diff /dev/null
+status=0
+"$queuectl" review --format sarif --diff /dev/null >"$work/empty.sarif" 2>/dev/null || status=$?
+if [[ $status -ne 1 || -s "$work/empty.sarif" ]]; then
+    echo "check-sarif: an empty diff must be refused with exit 1 and no SARIF (got $status)" >&2
+    exit 1
+fi
 
 # 2. A hermetic git repository, through --git (with a repository configuration at the head revision).
 repo="$work/repo"
