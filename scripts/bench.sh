@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks AgentQueue on this machine: builds queue-worker and aq-bench in release mode, starts a throwaway
-# PostgreSQL (default settings, fsync on; removed afterwards), and runs every scenario of BENCHMARKS.md with real
+# PostgreSQL (default settings, fsync on; removed afterwards), and runs every scenario of docs/benchmarks.md with real
 # worker processes and pgbench as the database's own limit. Prints Markdown tables; writes JSON.
 #
 # Usage: scripts/bench.sh [--quick | --smoke] [--bin-dir DIR] [--json FILE] [aq-bench options …]
-#   (default)   the full run BENCHMARKS.md reports (about 10 minutes)
+#   (default)   the full run docs/benchmarks.md reports (about 18 minutes on 2 cores)
 #   --quick     fewer configurations and shorter runs, for iterating on an optimisation (about 3 minutes)
 #   --smoke     a few seconds of every scenario with the binaries in --bin-dir (CI runs it from scripts/test.sh):
 #               proves that the benchmark still works; its figures mean nothing and nothing is asserted about them

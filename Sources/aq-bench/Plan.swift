@@ -1,4 +1,4 @@
-/// How much each scenario does, by mode. `full` is what BENCHMARKS.md reports; `quick` is for iterating on an
+/// How much each scenario does, by mode. `full` is what docs/benchmarks.md reports; `quick` is for iterating on an
 /// optimisation; `smoke` only proves, in CI, that every scenario still runs end to end (its figures mean nothing).
 struct Plan: Sendable {
     var enqueueSingle: [(clients: Int, tasks: Int)]
