@@ -46,6 +46,10 @@ grep -E '^(✘|Test run|.*recorded an issue|Fatal|.*error:)' /tmp/aq-swift-test.
 log "validating queuectl review's SARIF output against the official schema"
 scripts/check-sarif.sh "$AGENTQUEUE_BIN_DIR/queuectl"
 
+# Every example output in README.md and docs/*.md against what the binaries print now, and every relative link.
+log "checking the documentation's examples and links"
+scripts/check-docs.sh "$AGENTQUEUE_BIN_DIR"
+
 log "chaos run (short variant): workers killed, backends terminated, PostgreSQL restarted"
 scripts/chaos.sh --short
 
