@@ -106,7 +106,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // The optional model back-end of the agents (OpenAI-compatible chat completions; README, "Using a model").
+        // The optional model back-end of the agents (OpenAI-compatible chat completions; docs/models.md).
         .target(
             name: "ModelAgents",
             dependencies: [

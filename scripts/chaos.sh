@@ -6,7 +6,7 @@
 #
 #   scripts/chaos.sh [--short|--long] [--tasks N] [--seconds S]
 #     --short   200 tasks, the variant CI runs (about a minute)
-#     --long    2000 tasks, as documented in the README
+#     --long    2000 tasks, as documented in docs/operating.md
 # Builds if needed (AGENTQUEUE_BIN_DIR to use existing binaries). Starts its own PostgreSQL (default settings,
 # fsync on) and always stops it. Last line: chaos: tasks=N succeeded=N dead=N duplicates=0 lost=0 resumed=N
 set -euo pipefail

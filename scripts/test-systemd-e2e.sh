@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end test under a real systemd as PID 1: boots a minimal Debian bookworm in systemd-nspawn, installs
-# queue-worker and queuectl (built with --static-swift-stdlib) and the units as the README says, and runs three
+# queue-worker and queuectl (built with --static-swift-stdlib) and the units as docs/operating.md says, and runs three
 # instances under queue-workers.target against a throwaway PostgreSQL on the host's loopback (the container shares
 # the host's network). It checks, in order:
 #   1. start      all three instances are active with a StatusText; the secret from worker.env never shows up;
@@ -190,7 +190,7 @@ wait_until 60 "the container's systemd is up" system_up
 # systemd logs every notification it receives at debug level: that is how RELOADING=1/READY=1 are seen below.
 in_container systemctl log-level debug
 
-# ---- 5. install, as the README says ----------------------------------------------------------------------------
+# ---- 5. install, as docs/operating.md says ----------------------------------------------------------------------
 step "installing the binaries, units, worker.env (secrets) and worker.conf (tunables)"
 cp systemd/queue-worker.env.example "$WORK/etc/worker.env"
 sed -i "s|^DATABASE_URL=.*|DATABASE_URL=$WORKER_URL|" "$WORK/etc/worker.env"

@@ -34,7 +34,7 @@ public struct ModelAPIKey: Sendable, Hashable, CustomStringConvertible, CustomDe
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
 }
 
-/// Settings of the model back-end, read from `LLM_*` environment variables (see the README, "Using a model").
+/// Settings of the model back-end, read from the `LLM_*` settings (docs/models.md).
 ///
 /// Off by default: every agent is in ``AgentMode/rules`` mode until `LLM_MODE` or `LLM_AGENTS` says otherwise.
 public struct ModelConfiguration: Sendable {

@@ -12,7 +12,7 @@ public enum AgentQueueVersion {
     public static let current = "0.1.0"
 }
 
-/// Exit codes shared by every subcommand (documented in `queuectl --help` and the README).
+/// Exit codes shared by every subcommand (documented in `queuectl --help` and docs/queuectl.md).
 enum CLIExit {
     static let failure = ExitCode(1)
     static let usage = ExitCode(2)

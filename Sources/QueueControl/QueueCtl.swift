@@ -21,7 +21,7 @@ public struct QueueCtl: AsyncParsableCommand {
 
             \(CLIExit.helpText)
 
-            Shell completions: queuectl --generate-completion-script bash|zsh|fish (see the README, "Shell completions").
+            Shell completions: queuectl --generate-completion-script bash|zsh|fish (see docs/queuectl.md).
 
             Examples:
               queuectl migrate
