@@ -43,7 +43,8 @@
 #   - runs of spaces -> one space (masked values change column widths); trailing spaces and trailing blank lines go
 #   - the rows of the "checkpoints" table of `queuectl show` are compared as a sorted list: several checkpoints
 #     written by one statement share a timestamp, and which statement wrote which depends on timing.
-# Everything else must match exactly.
+# Everything else must match exactly. (So a run that crosses midnight UTC, or takes more than a minute between the
+# demo reviews and `queuectl stats`, sees other day rows and DONE/1M counts: run it again.)
 #
 # Runs in about 10 seconds (most of it the demo database's worker and reviews). Leaves nothing behind: the databases
 # it created are dropped and the worker is stopped, also on failure.
