@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .executable(name: "queue-worker", targets: ["queue-worker"]),
         .executable(name: "queuectl", targets: ["queuectl"]),
+        .executable(name: "queue-webhook", targets: ["queue-webhook"]),
         .library(name: "PostgresClient", targets: ["PostgresClient"]),
         .library(name: "TaskQueue", targets: ["TaskQueue"]),
         .library(name: "ReviewAgents", targets: ["ReviewAgents"]),
@@ -23,6 +24,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // queue-webhook's HTTP server (Hummingbird 2, on SwiftNIO; NIO itself to serve a socket systemd passes in).
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        // HMAC-SHA256 of webhook deliveries and the RS256 JWT of a GitHub App.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // MARK: C libraries
@@ -89,7 +97,48 @@ let package = Package(
         // Where diffs come from: a unified diff, a range of a local git repository, a GitHub pull request.
         .target(
             name: "DiffSources",
-            dependencies: ["ReviewAgents"],
+            dependencies: ["ReviewAgents", "GitHubForge"],
+            swiftSettings: strictSettings
+        ),
+        // The GitHub REST API (App or token authentication, rate limits) and webhook deliveries (signatures, events).
+        .target(
+            name: "GitHubForge",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Reading a daemon's settings (environment and settings file) with clear errors.
+        .target(
+            name: "DaemonConfiguration",
+            dependencies: [
+                "Systemd",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // queue-webhook: GitHub deliveries in, reviews enqueued (HTTP server, socket activation, configuration).
+        .target(
+            name: "WebhookDaemon",
+            dependencies: [
+                "DaemonConfiguration",
+                "DiffSources",
+                "GitHubForge",
+                "PostgresClient",
+                "TaskQueue",
+                "ReviewWorkflow",
+                "Systemd",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
@@ -97,6 +146,7 @@ let package = Package(
             dependencies: [
                 "AgentGraph",
                 "DiffSources",
+                "GitHubForge",
                 "ReviewAgents",
                 "ModelAgents",
                 "ReviewStore",
@@ -142,7 +192,9 @@ let package = Package(
         .target(
             name: "WorkerDaemon",
             dependencies: [
+                "DaemonConfiguration",
                 "DiffSources",
+                "GitHubForge",
                 "PostgresClient",
                 "TaskQueue",
                 "ReviewWorkflow",
@@ -165,6 +217,18 @@ let package = Package(
             name: "queue-worker",
             dependencies: [
                 "WorkerDaemon",
+                "DaemonConfiguration",
+                "Systemd",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        .executableTarget(
+            name: "queue-webhook",
+            dependencies: [
+                "WebhookDaemon",
                 "Systemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -225,7 +289,9 @@ let package = Package(
         ),
         .testTarget(
             name: "WorkerDaemonTests",
-            dependencies: ["WorkerDaemon", "TaskQueue", "PostgresClient", "ModelAgents", "TestSupport"],
+            dependencies: [
+                "WorkerDaemon", "DaemonConfiguration", "TaskQueue", "PostgresClient", "ModelAgents", "TestSupport",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -235,6 +301,18 @@ let package = Package(
                 "PostgresClient", "WorkerDaemon", "TestSupport",
             ],
             exclude: ["fake_github.py"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ForgeTests",
+            dependencies: [
+                "GitHubForge", "WebhookDaemon", "ReviewWorkflow", "ReviewAgents", "ReviewStore", "DiffSources",
+                "TaskQueue",
+                "PostgresClient", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            // GitHub's example deliveries, read at run time.
+            exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -9,6 +9,8 @@
 --                        it does not hold the lease of.
 --   agentqueue_operator  operates the queue (queuectl): enqueues, cancels, retries and prunes through the queue's
 --                        functions, and reads everything.
+--   agentqueue_webhook   queue-webhook: records GitHub deliveries and enqueues or cancels reviews, only through the two
+--                        functions below; reads nothing but what they return.
 --   agentqueue_reader    reads every table (analytics, dashboards); it writes nothing.
 -- Roles are cluster-wide: they are created when the migrating role may create roles; otherwise a DBA creates them
 -- (CREATE ROLE agentqueue_worker NOLOGIN; … agentqueue_operator …; … agentqueue_reader …) and runs
@@ -43,14 +45,21 @@ DECLARE
         'enqueue_tasks(jsonb)',
         'cancel_task(bigint)',
         'retry_task(bigint)',
+        'lock_task_states(bigint[])',
         'prune_tasks(interval, text[], integer)'
+    ];
+    -- What queue-webhook calls.
+    v_webhook_functions text[] := ARRAY[
+        'accept_review_request(text, text, text, text, integer, text, jsonb, text, smallint, text, boolean)',
+        'cancel_pull_request_reviews(text, text, text, text, integer)'
     ];
     -- What every role may call (read-only counts).
     v_shared_functions text[] := ARRAY['queuectl_state_estimates()'];
 BEGIN
     -- Every function above runs with its owner's rights and a pinned search_path (this schema, then pg_temp last, so
     -- that nobody can shadow a table or function of this schema); nobody else may execute any function here.
-    FOREACH v_function IN ARRAY v_worker_functions || v_operator_functions || v_shared_functions LOOP
+    FOREACH v_function IN ARRAY v_worker_functions || v_operator_functions || v_webhook_functions || v_shared_functions
+    LOOP
         EXECUTE format('ALTER FUNCTION %I.%s SECURITY DEFINER SET search_path = %I, pg_temp',
                        v_schema, v_function, v_schema);
     END LOOP;
@@ -61,7 +70,8 @@ BEGIN
     END LOOP;
 
     SELECT r.rolsuper OR r.rolcreaterole INTO v_can_create FROM pg_roles r WHERE r.rolname = current_user;
-    FOREACH v_role IN ARRAY ARRAY['agentqueue_worker', 'agentqueue_operator', 'agentqueue_reader'] LOOP
+    FOREACH v_role IN ARRAY ARRAY['agentqueue_worker', 'agentqueue_operator', 'agentqueue_webhook', 'agentqueue_reader']
+    LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = v_role) THEN
             IF NOT v_can_create THEN
                 v_missing := v_missing || v_role;
@@ -91,10 +101,21 @@ BEGIN
     EXECUTE format('GRANT SELECT ON %I.tasks, %I.task_checkpoints, %I.workers, %I.workers_status, '
                    '%I.schema_migrations, %I.schema_functions TO agentqueue_worker',
                    v_schema, v_schema, v_schema, v_schema, v_schema, v_schema);
+    -- What the publish step reads about earlier reviews of a pull request (findings fixed or still open, comments
+    -- already posted).
+    EXECUTE format('GRANT SELECT ON %I.review_history, %I.findings, %I.publications TO agentqueue_worker',
+                   v_schema, v_schema, v_schema);
 
     FOREACH v_function IN ARRAY v_operator_functions LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %I.%s TO agentqueue_operator', v_schema, v_function);
     END LOOP;
+    FOREACH v_function IN ARRAY v_webhook_functions LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %I.%s TO agentqueue_webhook', v_schema, v_function);
+    END LOOP;
+    -- queue-webhook checks the schema version before it answers /readyz.
+    EXECUTE format('GRANT SELECT ON %I.schema_migrations, %I.schema_functions TO agentqueue_webhook',
+                   v_schema, v_schema);
+
     EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO agentqueue_operator, agentqueue_reader', v_schema);
     RETURN 'granted';
 END

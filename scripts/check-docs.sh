@@ -20,7 +20,7 @@
 #     <!-- example: empty-database -->   runs against a new, empty database of its own, with DATABASE_URL set to it
 #
 # Each block runs as one bash script from the repository root, in a clean environment (PATH = BIN_DIR first, then
-# the system's; HOME a temporary directory; TZ=UTC; LANG=C.UTF-8), its commands in order, so `cd`, variables and
+# the directory of the python3 running this script, then the system's; HOME a temporary directory; TZ=UTC; LANG=C.UTF-8), its commands in order, so `cd`, variables and
 # `echo $?` carry over from one command to the next. Write scratch files to /tmp, never into the repository.
 #
 # The demo database is what scripts/demo.sh leaves behind, plus a worker: a new database, `queuectl migrate`, one
@@ -233,7 +233,8 @@ def psql(sql):
 
 
 HOME = tempfile.mkdtemp(prefix="check-docs.")
-BASE_ENV = {"PATH": f"{BIN_DIR}:/usr/local/bin:/usr/bin:/bin", "HOME": HOME, "TZ": "UTC", "LANG": "C.UTF-8",
+# The Python that runs this script comes next (it has the test tools, such as githubkit for the fake GitHub).
+BASE_ENV = {"PATH": f"{BIN_DIR}:{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin", "HOME": HOME, "TZ": "UTC", "LANG": "C.UTF-8",
             "TERM": "dumb"}
 created, worker = [], None
 

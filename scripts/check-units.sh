@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Checks the systemd units in systemd/:
+# Checks the systemd units in systemd/ (queue-worker@.service and its target, queue-webhook.service and its socket,
+# the worker's GitHub App drop-in):
 #   1. `systemd-analyze verify` prints nothing (it exits 0 on unknown keys and bad values, so any output fails);
 #   2. `systemd-analyze security --offline=true` scores the worker instance at 2.0 or lower;
 #   3. the settings other parts rely on are there, and TimeoutStopSec outlasts the shutdown grace period;
@@ -122,6 +123,94 @@ elif "WORKER_SHUTDOWN_GRACE_SECONDS" in values:
     grace = int(values["WORKER_SHUTDOWN_GRACE_SECONDS"])
     if timeout <= grace + 10:
         problems.append(f"TimeoutStopSec ({timeout}s) must exceed the shutdown grace ({grace}s) by more than 10s")
+for problem in problems:
+    print("check-units: FAIL: " + problem, file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
+
+# queue-webhook: the service and its socket, the same checks.
+WEBHOOK_BINARY=
+if [ -n "${1:-${QUEUE_WORKER_BINARY:-}}" ] || [ -x "${AGENTQUEUE_BIN_DIR:-/nonexistent}/queue-webhook" ]; then
+    candidate=$(dirname "$BINARY")/queue-webhook
+    [ -x "$candidate" ] && WEBHOOK_BINARY=$candidate
+fi
+WEBHOOK_SETTINGS=$WORK/webhook-settings.txt
+: > "$WEBHOOK_SETTINGS"
+if [ -n "$WEBHOOK_BINARY" ]; then
+    env -i DATABASE_URL=postgresql://check@127.0.0.1/check GITHUB_WEBHOOK_SECRET=check-secret-0123456789 \
+        "$WEBHOOK_BINARY" --check-config > "$WEBHOOK_SETTINGS" || fail "$WEBHOOK_BINARY --check-config failed"
+else
+    WEBHOOK_BINARY=$WORK/bin/queue-webhook
+    mkdir -p "$WORK/bin"
+    cp /bin/true "$WEBHOOK_BINARY"
+fi
+COMMITTED_WEBHOOK_EXEC='ExecStart=/usr/local/bin/queue-webhook --config=-/etc/agentqueue/webhook.conf'
+grep -qxF "$COMMITTED_WEBHOOK_EXEC" "$UNITS/queue-webhook.service" || fail "queue-webhook.service must say: $COMMITTED_WEBHOOK_EXEC"
+mkdir -p "$WORK/webhook"
+sed "s|^ExecStart=/usr/local/bin/queue-webhook |ExecStart=$WEBHOOK_BINARY |" "$UNITS/queue-webhook.service" \
+    > "$WORK/webhook/queue-webhook.service"
+cp "$UNITS/queue-webhook.socket" "$WORK/webhook/"
+echo "check-units: systemd-analyze verify (queue-webhook)"
+out=$(cd "$WORK/webhook" && systemd-analyze verify "$WORK/webhook/queue-webhook.socket" \
+    "$WORK/webhook/queue-webhook.service" 2>&1) || fail "systemd-analyze verify exited non-zero for queue-webhook"
+if [ -n "$out" ]; then
+    echo "$out" >&2
+    fail "systemd-analyze verify printed the above for queue-webhook"
+fi
+echo "check-units: systemd-analyze security --offline=true --threshold=20 (queue-webhook)"
+if ! out=$(systemd-analyze security --offline=true --threshold=20 "$WORK/webhook/queue-webhook.service" 2>&1); then
+    echo "$out" >&2
+    fail "queue-webhook.service: security exposure above 2.0"
+fi
+echo "$out" | grep 'Overall exposure level' || fail "no overall exposure level in queue-webhook's security report"
+for setting in 'Type=notify' 'NotifyAccess=main' 'Restart=on-failure' 'RestartPreventExitStatus=78' \
+    'Requires=queue-webhook.socket' 'EnvironmentFile=-/etc/agentqueue/webhook.env' 'DynamicUser=yes' \
+    'LoadCredential=webhook-secret:/etc/agentqueue/webhook-secret' \
+    'Environment=GITHUB_WEBHOOK_SECRET_FILE=%d/webhook-secret'; do
+    grep -qxF "$setting" "$UNITS/queue-webhook.service" || fail "queue-webhook.service lacks $setting"
+done
+grep -qE '^WatchdogSec=[0-9]+' "$UNITS/queue-webhook.service" || fail "queue-webhook.service lacks WatchdogSec="
+grep -qE '^ListenStream=' "$UNITS/queue-webhook.socket" || fail "queue-webhook.socket lacks ListenStream="
+# The worker's GitHub App drop-in: the template with it applied still verifies.
+mkdir -p "$WORK/queue-worker@1.service.d"
+cp "$UNITS/queue-worker-github-app.conf" "$WORK/queue-worker@1.service.d/github-app.conf"
+echo "check-units: systemd-analyze verify (queue-worker with the GitHub App drop-in)"
+out=$(cd "$WORK" && SYSTEMD_UNIT_PATH="$WORK:" systemd-analyze verify "$WORK/queue-worker@1.service" 2>&1) \
+    || fail "systemd-analyze verify exited non-zero with the GitHub App drop-in"
+if [ -n "$out" ]; then
+    echo "$out" >&2
+    fail "systemd-analyze verify printed the above with the GitHub App drop-in"
+fi
+python3 - "$UNITS/queue-webhook.env.example" "$UNITS/queue-webhook.conf.example" "$WEBHOOK_SETTINGS" <<'PY' || failed=1
+import re, sys
+
+problems = []
+
+def parse(path):
+    name, found = path.rsplit("/", 1)[-1], {}
+    for number, line in enumerate(open(path).read().splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = re.fullmatch(r"([A-Z_][A-Z0-9_]*)=(.*)", line)
+        if not match:
+            problems.append(f"{name}:{number}: not KEY=value: {line!r}")
+            continue
+        found[match.group(1)] = match.group(2)
+    return found
+
+secrets, values = parse(sys.argv[1]), parse(sys.argv[2])
+if "DATABASE_URL" not in secrets:
+    problems.append("queue-webhook.env.example lacks DATABASE_URL")
+for secret in ("DATABASE_URL", "GITHUB_WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET_PREVIOUS"):
+    if secret in values:
+        problems.append(f"queue-webhook.conf.example is world-readable: {secret} does not belong there")
+# Every setting queue-webhook prints is documented in an example, or is the secret (a credential of the unit).
+known = [line.split("=", 1)[0] for line in open(sys.argv[3]).read().splitlines() if line and not line.startswith("#")]
+for setting in known:
+    if setting.startswith("GITHUB_WEBHOOK_SECRET"):
+        continue
+    if setting not in secrets and setting not in values:
+        problems.append(f"{setting} (queue-webhook --check-config) is in neither webhook example file")
 for problem in problems:
     print("check-units: FAIL: " + problem, file=sys.stderr)
 sys.exit(1 if problems else 0)

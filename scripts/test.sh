@@ -10,7 +10,10 @@ cd "$AQ_ROOT"
 filter=()
 if [ "${1:-}" = "--filter" ] && [ -n "${2:-}" ]; then filter=(--filter "$2"); fi
 
-apt_install libpq-dev libsystemd-dev postgresql pkg-config python3-pip
+apt_install libpq-dev libsystemd-dev postgresql pkg-config python3-pip openssl
+# The fake GitHub API of the tests (scripts/lib/fake_github.py) checks every request body against the models
+# githubkit generates from GitHub's OpenAPI description.
+pip_install githubkit_schemas.latest.models 'githubkit==0.16.1' 'hishel[async,httpx]==1.3.0'
 
 log "building"
 build_log=$(mktemp)

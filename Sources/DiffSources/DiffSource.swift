@@ -1,3 +1,4 @@
+public import GitHubForge
 public import ReviewAgents
 
 #if canImport(FoundationEssentials)
@@ -30,17 +31,20 @@ public struct FetchedDiff: Sendable {
     public var author: String?
     /// The head commit, if learned.
     public var headSHA: String?
+    /// Whether the pull request is a draft, if learned.
+    public var draft: Bool?
 
     /// Creates a fetched diff.
     public init(
         bytes: [UInt8], configuration: String? = nil, title: String? = nil, author: String? = nil,
-        headSHA: String? = nil
+        headSHA: String? = nil, draft: Bool? = nil
     ) {
         self.bytes = bytes
         self.configuration = configuration
         self.title = title
         self.author = author
         self.headSHA = headSHA
+        self.draft = draft
     }
 }
 
@@ -51,6 +55,8 @@ public struct DiffSourceError: Error, Sendable, CustomStringConvertible {
     public let description: String
     /// Retrying cannot help.
     public let permanent: Bool
+    /// The service asked to wait (a rate limit): not the task's fault, so retrying should not spend its attempts.
+    public var waitRequested = false
 
     /// A failure worth retrying.
     public static func retryable(_ message: String) -> DiffSourceError {
@@ -61,32 +67,30 @@ public struct DiffSourceError: Error, Sendable, CustomStringConvertible {
     public static func permanent(_ message: String) -> DiffSourceError {
         DiffSourceError(description: message, permanent: true)
     }
+
+    /// A rate limit: retry later without spending an attempt.
+    public static func rateLimited(_ message: String) -> DiffSourceError {
+        DiffSourceError(description: message, permanent: false, waitRequested: true)
+    }
 }
 
 /// Fetches diffs from any ``DiffSource``. Blocking work (git) runs on a thread of its own, never on Swift's
-/// cooperative pool.
+/// cooperative pool; GitHub is asked through ``GitHubClient`` (an App installation's token, or `GITHUB_TOKEN`).
 public struct DiffSources: Sendable {
-    /// The version sent in the `User-Agent` header.
-    static let userAgentVersion = "0.1.0"
-
-    /// GitHub token for pull request diffs (never logged).
-    public var githubToken: String?
-    /// GitHub REST API base URL.
-    public var githubAPIURL: String
+    /// GitHub's API (`GITHUB_API_URL`) and its credentials.
+    public var github: GitHubClient
     /// The limits every fetched diff must keep.
     public var limits: DiffLimits
 
     /// Creates a fetcher.
-    public init(
-        githubToken: String? = nil, githubAPIURL: String = "https://api.github.com", limits: DiffLimits = .default
-    ) {
-        self.githubToken = githubToken
-        self.githubAPIURL = githubAPIURL
+    public init(github: GitHubClient = .anonymous, limits: DiffLimits = .default) {
+        self.github = github
         self.limits = limits
     }
 
-    /// Fetches the diff (and, where it lives, the repository configuration) of a source.
-    public func fetch(_ source: DiffSource) async throws(DiffSourceError) -> FetchedDiff {
+    /// Fetches the diff (and, where it lives, the repository configuration) of a source; `installation` is the
+    /// GitHub App installation a pull request's delivery came through, if any.
+    public func fetch(_ source: DiffSource, installation: Int? = nil) async throws(DiffSourceError) -> FetchedDiff {
         switch source {
         case .diff(let text):
             guard text.utf8.count <= limits.maxBytes else {
@@ -107,18 +111,24 @@ public struct DiffSources: Sendable {
             case .failure(let error): throw .permanent(error.description)
             }
         case .pullRequest(let url):
-            guard let reference = PullRequestReference(url: url) else {
-                throw .permanent("'\(url)' is not a GitHub pull request URL (https://github.com/OWNER/NAME/pull/N)")
+            let host = PullRequestReference.enterpriseHost(apiURL: github.apiURL.absoluteString)
+            guard let reference = PullRequestReference(url: url, enterpriseHost: host) else {
+                throw .permanent(
+                    "'\(url)' is not a GitHub pull request URL (https://\(host ?? "github.com")/OWNER/NAME/pull/N)")
             }
-            let client = GitHubPullRequests(apiURL: githubAPIURL, token: githubToken, timeout: 60)
-            do {
-                let info = try await client.pullRequest(reference)
-                let bytes = try await client.diff(reference, maximumBytes: limits.maxBytes)
-                return FetchedDiff(bytes: bytes, title: info.title, author: info.author, headSHA: info.headSHA)
-            } catch let error as DiffSourceError {
-                throw error
+            let client = github.forInstallation(installation)
+            do throws(GitHubError) {
+                let info = try await client.pullRequest(repo: reference.repo, number: reference.number)
+                let bytes = try await client.pullRequestDiff(
+                    repo: reference.repo, number: reference.number, maximumBytes: limits.maxBytes)
+                let configuration = try await client.fileContents(
+                    repo: reference.repo, path: ".agentqueue.yml", ref: info.head.sha)
+                return FetchedDiff(
+                    bytes: bytes, configuration: configuration, title: info.title, author: info.user?.login,
+                    headSHA: info.head.sha, draft: info.draft)
             } catch {
-                throw .retryable("fetching \(reference.repo)#\(reference.number) failed: \(error)")
+                if error.kind == .rateLimited { throw .rateLimited(error.description) }
+                throw error.isRetryable ? .retryable(error.description) : .permanent(error.description)
             }
         }
     }

@@ -6,7 +6,7 @@ import TaskQueue
 struct CancelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cancel",
-        abstract: "Cancel tasks: pending ones at once, running ones at their next node boundary.",
+        abstract: "Cancel tasks: pending ones at once, running ones at their worker's next heartbeat.",
         discussion: """
             All or nothing: when one of the ids does not exist, nothing is cancelled and the exit status is 3. \
             A task that already finished is left as it is (reported, exit 0).
@@ -54,7 +54,7 @@ struct CancelCommand: AsyncParsableCommand {
                     switch (outcome.before, outcome.outcome) {
                     case ("pending", "cancelled"): print("task \(outcome.id): cancelled")
                     case (_, "cancel_requested"):
-                        print("task \(outcome.id): cancel requested; its worker stops it at the next node boundary")
+                        print("task \(outcome.id): cancel requested; its worker stops it at its next heartbeat")
                     case let (before, _): print("task \(outcome.id): already \(before); nothing changed")
                     }
                 }

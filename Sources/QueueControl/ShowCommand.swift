@@ -55,7 +55,9 @@ struct ShowCommand: AsyncParsableCommand {
                 var review: ReviewResult?
                 var recorded: ReviewHistoryEntry?
                 var findings: [Finding] = []
+                var publications: [ListPublications.Publication] = []
                 if detail.summary.kind == "review" {
+                    publications = try await pool.run(ListPublications(taskID: id))
                     review = detail.result.flatMap { try? PostgresJSON(text: $0).decode(ReviewResult.self) }
                     recorded = try await analytics.review(taskID: id)
                     findings = review?.findings ?? []
@@ -71,7 +73,8 @@ struct ShowCommand: AsyncParsableCommand {
                             errors: detail.errors, attempts: attempts,
                             events: events.map(EventOutput.init), checkpoints: checkpoints,
                             review: review.map { ReviewOutput(result: $0, recorded: recorded, findings: findings) }
-                                ?? recorded.map { ReviewOutput(recorded: $0, findings: findings) }
+                                ?? recorded.map { ReviewOutput(recorded: $0, findings: findings) },
+                            publications: publications
                         )
                     )
                     return
@@ -79,6 +82,7 @@ struct ShowCommand: AsyncParsableCommand {
                 printText(
                     detail, attempts: attempts, checkpoints: checkpoints, review: review, recorded: recorded,
                     findings: findings)
+                printPublications(publications)
             }
         }
     }
@@ -219,6 +223,28 @@ struct ShowCommand: AsyncParsableCommand {
             }
             print(indent(table.render()), terminator: "")
         }
+    }
+}
+
+/// What a review posted to its pull request, with links: the check run (or commit status), the summary comment,
+/// the review and how many inline comments it has, and what GitHub refused.
+func printPublications(_ publications: [ListPublications.Publication]) {
+    guard !publications.isEmpty else { return }
+    print("\npublished to the pull request")
+    let inline = publications.filter { $0.kind == "review_comment" }.count
+    let labels = [
+        "check_run": "check run", "commit_status": "commit status", "summary_comment": "summary comment",
+        "review": "review", "error": "not posted",
+    ]
+    for publication in publications where publication.kind != "review_comment" {
+        var text: String
+        switch publication.kind {
+        case "error": text = publication.detail ?? "-"
+        case "commit_status": text = publication.detail ?? "-"
+        default: text = publication.url ?? publication.githubID.map { "id \($0)" } ?? "-"
+        }
+        if publication.kind == "review" { text += " (\(inline) inline comment\(inline == 1 ? "" : "s"))" }
+        print("  \((labels[publication.kind] ?? publication.kind).padding(15))  \(terminalSafe(text))")
     }
 }
 
@@ -363,9 +389,10 @@ struct ShowOutput: Encodable {
     let events: [EventOutput]
     let checkpoints: [CheckpointRow]
     let review: ReviewOutput?
+    let publications: [ListPublications.Publication]
 
     enum CodingKeys: String, CodingKey {
-        case task, rescues, payload, result, errors, attempts, events, checkpoints, review
+        case task, rescues, payload, result, errors, attempts, events, checkpoints, review, publications
         case leaseExpiresAt = "lease_expires_at"
         case heartbeatAt = "heartbeat_at"
         case updatedAt = "updated_at"

@@ -29,6 +29,8 @@ public struct ReviewRecord: Encodable, Sendable {
     public var findings: [Finding]
     /// How each agent did.
     public var agents: [AgentRun]
+    /// What was posted to the pull request.
+    public var publications: [PublicationRecord] = []
 
     /// Creates a record.
     public init(
@@ -51,12 +53,42 @@ public struct ReviewRecord: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case repo, title, author, summary, counts, findings, agents
+        case repo, title, author, summary, counts, findings, agents, publications
         case prURL = "pr_url"
         case prNumber = "pr_number"
         case headSHA = "head_sha"
         case verdictStatus = "verdict_status"
         case executionTimeMilliseconds = "execution_time_ms"
+    }
+}
+
+/// One thing a review posted to its pull request, as `publications` records it.
+public struct PublicationRecord: Codable, Sendable, Hashable {
+    /// `check_run`, `commit_status`, `summary_comment`, `review`, `review_comment` or `error`.
+    public var kind: String
+    /// GitHub's id of it.
+    public var githubID: Int64?
+    /// Its page.
+    public var url: String?
+    /// For an inline comment: the finding's fingerprint.
+    public var fingerprint: String?
+    /// For an error: what went wrong.
+    public var detail: String?
+
+    /// Creates a record.
+    public init(
+        kind: String, githubID: Int64? = nil, url: String? = nil, fingerprint: String? = nil, detail: String? = nil
+    ) {
+        self.kind = kind
+        self.githubID = githubID
+        self.url = url
+        self.fingerprint = fingerprint
+        self.detail = detail
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, url, fingerprint, detail
+        case githubID = "github_id"
     }
 }
 

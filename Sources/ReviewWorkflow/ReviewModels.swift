@@ -26,6 +26,28 @@ public struct ReviewRequest: Codable, Sendable, Hashable {
     public var headSHA: String?
     /// The pull request URL.
     public var prURL: String?
+    /// Where the review is published, when it should be: set by queue-webhook (or `queuectl enqueue review
+    /// --publish`) for a GitHub pull request.
+    public var publish: PublishTarget?
+
+    /// How a review reaches its pull request.
+    public struct PublishTarget: Codable, Sendable, Hashable {
+        /// The GitHub App installation the delivery came through (its token posts check runs); nil: `GITHUB_TOKEN`.
+        public var installationID: Int?
+        /// Whether the pull request was a draft when the delivery was sent.
+        public var draft: Bool?
+
+        /// Creates a target.
+        public init(installationID: Int? = nil, draft: Bool? = nil) {
+            self.installationID = installationID
+            self.draft = draft
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case draft
+            case installationID = "installation_id"
+        }
+    }
 
     /// Creates a request.
     public init(
@@ -35,7 +57,8 @@ public struct ReviewRequest: Codable, Sendable, Hashable {
         title: String? = nil,
         author: String? = nil,
         headSHA: String? = nil,
-        prURL: String? = nil
+        prURL: String? = nil,
+        publish: PublishTarget? = nil
     ) {
         self.source = source
         self.repo = repo
@@ -44,10 +67,11 @@ public struct ReviewRequest: Codable, Sendable, Hashable {
         self.author = author
         self.headSHA = headSHA
         self.prURL = prURL
+        self.publish = publish
     }
 
     enum CodingKeys: String, CodingKey {
-        case source, repo, title, author
+        case source, repo, title, author, publish
         case prNumber = "pr_number"
         case headSHA = "head_sha"
         case prURL = "pr_url"
@@ -88,6 +112,7 @@ public struct ReviewRequest: Codable, Sendable, Hashable {
         author = try container.decodeIfPresent(String.self, forKey: .author)
         headSHA = try container.decodeIfPresent(String.self, forKey: .headSHA)
         prURL = try container.decodeIfPresent(String.self, forKey: .prURL)
+        publish = try container.decodeIfPresent(PublishTarget.self, forKey: .publish)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -105,6 +130,7 @@ public struct ReviewRequest: Codable, Sendable, Hashable {
         try container.encodeIfPresent(author, forKey: .author)
         try container.encodeIfPresent(headSHA, forKey: .headSHA)
         try container.encodeIfPresent(prURL, forKey: .prURL)
+        try container.encodeIfPresent(publish, forKey: .publish)
     }
 
     /// Why the request cannot be stored or reviewed, or `nil`: a pull request number PostgreSQL's `integer` cannot

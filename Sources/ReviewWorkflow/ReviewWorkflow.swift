@@ -1,6 +1,7 @@
 import AgentGraph
 public import DiffSources
 import Foundation
+import GitHubForge
 import Logging
 public import ModelAgents
 public import PostgresClient
@@ -62,10 +63,14 @@ public struct ReviewWorkflowConfiguration: Sendable {
 
 /// The `review` task kind: fetch_diff → security, scale, quality, architecture (in parallel) → verdict, with a
 /// checkpoint after every node; the review is then recorded in the task's finish transaction (``ReviewRecords``), so
-/// it is recorded exactly once, together with the task's completion.
+/// it is recorded exactly once, together with the task's completion. A review to publish (``ReviewRequest/publish``)
+/// also starts its check when the diff is fetched (`check_run`) and posts the result after the verdict (`publish`):
+/// both are checkpointed nodes, and each finds what it posted before, so a resumed task never posts twice.
 public struct ReviewHandler: TaskHandler {
-    /// The graph's node names, in order.
+    /// The graph's node names, in order (without publishing).
     public static let nodeNames = ["fetch_diff", "security", "scale", "quality", "architecture", "verdict"]
+    /// The nodes a review to publish adds.
+    public static let publishingNodeNames = ["check_run", "publish"]
 
     let configuration: ReviewWorkflowConfiguration
     let pool: PostgresConnectionPool
@@ -87,9 +92,25 @@ public struct ReviewHandler: TaskHandler {
         let started = ContinuousClock.now
         let graph = try makeGraph(request: request, context: context)
         let runner = GraphRunner(checkpoints: configuration.checkpointing ? pool : nil, logger: context.logger)
-        let report = try await runner.run(graph, task: task, context: context)
+        let report: GraphRunReport
+        do {
+            report = try await runner.run(graph, task: task, context: context)
+        } catch TaskInterruption.cancelRequested {
+            // Superseded by a newer push, or its pull request closed: end the check it started, if any.
+            if let publisher = publisher(for: request, fetched: nil, logger: context.logger) {
+                await publisher.cancel(
+                    reason: "The review was cancelled: a newer push supersedes it, or the pull request was closed.")
+            }
+            throw TaskInterruption.cancelRequested
+        }
+        let fetched = try report.output(of: "fetch_diff", as: FetchOutput.self)
+        if let skipped = fetched.skipped {
+            context.logger.info("review skipped", metadata: ["reason": "\(skipped)"])
+            return .succeeded(result: try PostgresJSON(encoding: ["skipped": skipped]))
+        }
         let records = try Self.records(
-            request: request, report: report, started: started, analytics: configuration.analytics)
+            request: request, report: report, started: started, analytics: configuration.analytics,
+            enterpriseHost: enterpriseHost)
         context.logger.info(
             "review done",
             metadata: [
@@ -113,13 +134,21 @@ public struct ReviewHandler: TaskHandler {
             try await Self.pause(delays["fetch_diff"])
             let fetched: FetchedDiff
             do throws(DiffSourceError) {
-                fetched = try await configuration.sources.fetch(request.source)
+                fetched = try await configuration.sources.fetch(
+                    request.source, installation: request.publish?.installationID)
             } catch {
-                throw error.permanent ? TaskFailure.permanent(error.description) : .retryable(error.description)
+                // A rate limit gives the attempt back; an outage or a 5xx is retried through the queue's backoff.
+                if error.permanent { throw TaskFailure.permanent(error.description) }
+                throw error.waitRequested ? TaskFailure.interrupted(error.description) : .retryable(error.description)
             }
-            let output = FetchOutput(fetched)
+            var output = FetchOutput(fetched)
             // Refuse a diff that cannot be parsed (or is empty) now, permanently: retrying cannot fix it.
-            _ = try await withTaskExecutorPreference(threads) { try inputs.input(from: output) }
+            let input = try await withTaskExecutorPreference(threads) { try inputs.input(from: output) }
+            if request.publish != nil, request.publish?.draft == true || fetched.draft == true,
+                !input.configuration.pullRequests.reviewDrafts
+            {
+                output.skipped = "draft pull request (pull_requests.drafts in .agentqueue.yml reviews drafts)"
+            }
             return output
         }
         var nodes = [fetch]
@@ -129,6 +158,7 @@ public struct ReviewHandler: TaskHandler {
                     done in
                     try await Self.pause(delays[kind.rawValue])
                     let fetched = try done.output(of: "fetch_diff", as: FetchOutput.self)
+                    guard fetched.skipped == nil else { return AgentOutput(findings: []) }
                     let (input, rules) = try await withTaskExecutorPreference(threads) {
                         () async throws -> (ReviewInput, [Finding]) in
                         let input = try inputs.input(from: fetched)
@@ -153,7 +183,69 @@ public struct ReviewHandler: TaskHandler {
                 return VerdictOutput(verdict: Verdict(findings: findings, diff: diff))
             }
         )
+        if request.publish != nil {
+            nodes += publishingNodes(request: request, inputs: inputs, agentNames: agentNames, context: context)
+        }
         return try AgentGraphDefinition(nodes)
+    }
+
+    /// `check_run` (after fetch_diff: the check is in progress) and `publish` (after the verdict).
+    func publishingNodes(request: ReviewRequest, inputs: ParsedInputCache, agentNames: [String], context: TaskContext)
+        -> [GraphNode]
+    {
+        let timeout = configuration.nodeTimeout
+        let threads = configuration.agentThreads
+        let pool = self.pool
+        let start = GraphNode("check_run", dependsOn: ["fetch_diff"], timeout: timeout, output: CheckRunOutput.self) {
+            done in
+            let fetched = try done.output(of: "fetch_diff", as: FetchOutput.self)
+            guard fetched.skipped == nil,
+                let publisher = publisher(for: request, fetched: fetched, logger: context.logger)
+            else { return CheckRunOutput() }
+            return CheckRunOutput(start: try await publisher.start())
+        }
+        let publish = GraphNode(
+            "publish", dependsOn: ["fetch_diff", "check_run", "verdict"] + agentNames, timeout: timeout,
+            output: PublishOutput.self
+        ) { done in
+            let fetched = try done.output(of: "fetch_diff", as: FetchOutput.self)
+            guard fetched.skipped == nil else { return PublishOutput(publications: []) }
+            guard let publisher = publisher(for: request, fetched: fetched, logger: context.logger) else {
+                return PublishOutput(publications: [
+                    PublicationRecord(
+                        kind: "error", detail: "cannot publish: the repository, pull request or head commit is unknown")
+                ])
+            }
+            let verdict = try done.output(of: "verdict", as: VerdictOutput.self).verdict
+            let findings = try agentNames.flatMap { try done.output(of: $0, as: AgentOutput.self).findings }
+            let input = try await withTaskExecutorPreference(threads) { try inputs.input(from: fetched) }
+            let previous = try await pool.run(
+                PreviousReviewFindings(repo: publisher.repo, number: publisher.number, headSHA: publisher.headSHA))
+            let commented = try await pool.run(CommentedFingerprints(repo: publisher.repo, number: publisher.number))
+            let start = try done.output(of: "check_run", as: CheckRunOutput.self).start ?? Publisher.Start()
+            return PublishOutput(
+                publications: try await publisher.finish(
+                    verdict: verdict, findings: findings, diff: input.diff, settings: input.configuration.pullRequests,
+                    previous: previous, alreadyCommented: commented, start: start))
+        }
+        return [start, publish]
+    }
+
+    /// The web host of the configured GitHub Enterprise Server, if any.
+    var enterpriseHost: String? {
+        PullRequestReference.enterpriseHost(apiURL: configuration.sources.github.apiURL.absoluteString)
+    }
+
+    /// The publisher of a review to publish, once its repository, number and head commit are known.
+    func publisher(for request: ReviewRequest, fetched: FetchOutput?, logger: Logger) -> Publisher? {
+        guard let target = request.publish else { return nil }
+        let enriched = fetched.map { request.enriched(with: $0, enterpriseHost: enterpriseHost) } ?? request
+        guard let repo = enriched.repo, let number = enriched.prNumber, let headSHA = enriched.headSHA else {
+            return nil
+        }
+        return Publisher(
+            client: configuration.sources.github.forInstallation(target.installationID), repo: repo, number: number,
+            headSHA: headSHA, logger: logger)
     }
 
     /// Asks the model, when one is configured for the agent, and merges its findings with the rules' (by
@@ -189,7 +281,8 @@ public struct ReviewHandler: TaskHandler {
         request: ReviewRequest,
         report: GraphRunReport,
         started: ContinuousClock.Instant,
-        analytics: Bool
+        analytics: Bool,
+        enterpriseHost: String?
     ) throws -> ReviewRecords {
         let fetched = try report.output(of: "fetch_diff", as: FetchOutput.self)
         let verdict = try report.output(of: "verdict", as: VerdictOutput.self).verdict
@@ -215,14 +308,17 @@ public struct ReviewHandler: TaskHandler {
                 )
             )
         }
-        let enriched = request.enriched(with: fetched)
+        let enriched = request.enriched(with: fetched, enterpriseHost: enterpriseHost)
         let executionTime = (ContinuousClock.now - started).inMilliseconds
-        let record = ReviewRecord(
+        var record = ReviewRecord(
             prURL: enriched.prURL, repo: enriched.repo, prNumber: enriched.prNumber, title: enriched.title,
             author: enriched.author, headSHA: enriched.headSHA, summary: verdict.summary,
             verdictStatus: verdict.status, counts: counts, executionTimeMilliseconds: executionTime,
             findings: findings, agents: agents
         )
+        if report.outputs["publish"] != nil {
+            record.publications = try report.output(of: "publish", as: PublishOutput.self).publications
+        }
         let result = ReviewResult(
             verdictStatus: verdict.status, summary: verdict.summary, counts: counts, findings: findings,
             agents: agents, executionTimeMilliseconds: executionTime
@@ -256,7 +352,7 @@ public struct ReviewHandler: TaskHandler {
 // MARK: - Node outputs (versioned JSON in the checkpoints)
 
 /// fetch_diff's output: the diff (text, or base64 when it is not clean UTF-8), the repository configuration, and
-/// pull request metadata learned while fetching.
+/// pull request metadata learned while fetching; `skipped` says why the review does not go on (a draft).
 struct FetchOutput: Codable, Sendable {
     var diff: String?
     var diffBase64: String?
@@ -264,6 +360,7 @@ struct FetchOutput: Codable, Sendable {
     var title: String?
     var author: String?
     var headSHA: String?
+    var skipped: String?
 
     init(_ fetched: FetchedDiff) {
         if !fetched.bytes.contains(0), let text = String(validating: fetched.bytes, as: UTF8.self) {
@@ -283,10 +380,20 @@ struct FetchOutput: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case diff, configuration, title, author
+        case diff, configuration, title, author, skipped
         case diffBase64 = "diff_base64"
         case headSHA = "head_sha"
     }
+}
+
+/// check_run's output: the check run it started (none with a token, or for a skipped review).
+struct CheckRunOutput: Codable, Sendable {
+    var start: Publisher.Start?
+}
+
+/// publish's output: what was posted (checkpointed, so a resumed task does not post again; recorded with the review).
+struct PublishOutput: Codable, Sendable {
+    var publications: [PublicationRecord]
 }
 
 /// An agent node's output: its (merged) findings, and the model's answer when a model was asked.
@@ -337,15 +444,16 @@ final class ParsedInputCache: Sendable {
 }
 
 extension ReviewRequest {
-    /// The request with what fetching learned (title, author, head commit) filled in where it was unknown.
-    func enriched(with fetched: FetchOutput) -> ReviewRequest {
+    /// The request with what fetching learned (title, author, head commit) filled in where it was unknown;
+    /// `enterpriseHost` is the GitHub Enterprise Server web host whose pull request URLs are accepted too.
+    func enriched(with fetched: FetchOutput, enterpriseHost: String?) -> ReviewRequest {
         var copy = self
         copy.title = copy.title ?? fetched.title
         copy.author = copy.author ?? fetched.author
         copy.headSHA = copy.headSHA ?? fetched.headSHA
         if case .pullRequest(let url) = source {
             copy.prURL = copy.prURL ?? url
-            if let reference = PullRequestReference(url: url) {
+            if let reference = PullRequestReference(url: url, enterpriseHost: enterpriseHost) {
                 copy.repo = copy.repo ?? reference.repo
                 copy.prNumber = copy.prNumber ?? reference.number
             }

@@ -29,15 +29,23 @@ public struct TaskFailure: Error, Sendable, CustomStringConvertible {
     public let message: String
     /// True when retrying cannot help (bad input): the task is dead at once.
     public let permanent: Bool
+    /// True when a service the task depends on failed it (an outage, a rate limit), not the task: the attempt is
+    /// given back, a bounded number of times (``FailTask/interrupted``).
+    public let interrupted: Bool
 
     /// A failure worth retrying.
     public static func retryable(_ message: String) -> TaskFailure {
-        TaskFailure(message: message, permanent: false)
+        TaskFailure(message: message, permanent: false, interrupted: false)
     }
 
     /// A failure that retrying cannot fix.
     public static func permanent(_ message: String) -> TaskFailure {
-        TaskFailure(message: message, permanent: true)
+        TaskFailure(message: message, permanent: true, interrupted: false)
+    }
+
+    /// A failure of a service the task depends on: retried without spending the attempt (a bounded number of times).
+    public static func interrupted(_ message: String) -> TaskFailure {
+        TaskFailure(message: message, permanent: false, interrupted: true)
     }
 
     public var description: String { message }

@@ -1,4 +1,5 @@
 import DiffSources
+import GitHubForge
 public import Logging
 import ModelAgents
 public import PostgresClient
@@ -91,7 +92,11 @@ extension WorkerDaemon {
                     checkpointing: configuration.checkpointing,
                     analytics: configuration.analytics,
                     sources: DiffSources(
-                        githubToken: configuration.githubToken, githubAPIURL: configuration.githubAPIURL),
+                        github: try GitHubClient(
+                            apiURL: configuration.githubAPIURL,
+                            credentials: GitHubCredentials(
+                                token: configuration.githubToken, app: configuration.githubApp))
+                    ),
                     nodeDelays: configuration.nodeDelays,
                     modelReviewer: reviewer,
                     agentThreads: AgentThreads(count: configuration.agentThreads)

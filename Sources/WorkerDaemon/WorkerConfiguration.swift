@@ -1,3 +1,5 @@
+public import DaemonConfiguration
+public import GitHubForge
 public import Logging
 public import ModelAgents
 public import PostgresClient
@@ -78,6 +80,9 @@ public struct WorkerConfiguration: Sendable {
     public var githubToken: String?
     /// GitHub API base URL.
     public var githubAPIURL: String
+    /// The GitHub App the worker acts as for pull requests that came through its installation (check runs need
+    /// one); from `GITHUB_APP_ID` and the PEM file `GITHUB_APP_PRIVATE_KEY_FILE` (under systemd, a credential).
+    public var githubApp: GitHubAppKey?
     /// The settings file that was read, if any, or why none was (for `--check-config` and logs).
     public var settingsFile: SettingsFileStatus = .none
     /// The threads that parse diffs and run the rule agents, off Swift's cooperative pool.
@@ -113,26 +118,8 @@ public struct WorkerConfiguration: Sendable {
         instance: String?,
         logFormatOverride: LogFormat? = nil
     ) throws(ConfigurationError) -> WorkerConfiguration {
-        var settings = environment
-        var status = SettingsFileStatus.none
-        for key in environment.keys.sorted()
-        where Self.checkedPrefixes.contains(where: key.hasPrefix) && !Self.settingNames.contains(key) {
-            throw ConfigurationError(setting: key, "is not a setting (in the environment)\(Self.suggestion(for: key))")
-        }
-        if let configFile {
-            let optional = configFile.hasPrefix("-")
-            let path = optional ? String(configFile.dropFirst()) : configFile
-            guard !path.isEmpty else { throw ConfigurationError(setting: "--config", "needs a file name") }
-            if let values = try ConfigurationFile.read(path: path, missingIsError: !optional) {
-                for key in values.keys.sorted() where !Self.settingNames.contains(key) {
-                    throw ConfigurationError(setting: key, "is not a setting (in \(path))\(Self.suggestion(for: key))")
-                }
-                for (key, value) in values { settings[key] = value }
-                status = .read(path)
-            } else {
-                status = .missing(path)
-            }
-        }
+        let (settings, status) = try SettingsLoader.load(
+            environment: environment, configFile: configFile, known: settingNames, checkedPrefixes: checkedPrefixes)
         var configuration = try WorkerConfiguration(
             settings: settings, instance: instance, logFormatOverride: logFormatOverride
         )
@@ -201,6 +188,7 @@ public struct WorkerConfiguration: Sendable {
                 setting: "GITHUB_API_URL",
                 "must be an http(s) URL such as https://api.github.com (got '\(githubAPIURL)')")
         }
+        githubApp = try reader.githubApp()
         nodeDelays = try reader.nodeDelays("AGENTQUEUE_NODE_DELAYS")
         do {
             models = try ModelConfiguration(environment: settings)
@@ -231,249 +219,6 @@ public struct WorkerConfiguration: Sendable {
             throw ConfigurationError(setting: "DATABASE_URL", "is invalid: \(error.message)")
         }
     }
-}
-
-/// A setting that is missing, invalid or unknown. The worker exits with status 78 (EX_CONFIG) for it.
-public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
-    /// The setting's name (environment variable, settings-file key or option).
-    public let setting: String
-    /// What is wrong, naming the setting; never a secret's value.
-    public let description: String
-
-    init(setting: String, _ problem: String) {
-        self.setting = setting
-        self.description = "\(setting) \(problem)"
-    }
-
-    init(setting: String, message: String) {
-        self.setting = setting
-        self.description = message
-    }
-}
-
-extension WorkerConfiguration {
-    /// Every setting a worker reads, from the environment or the settings file.
-    public static let settingNames: Set<String> = Set<String>(
-        [
-            "DATABASE_URL", "WORKER_INSTANCE", "WORKER_QUEUES", "WORKER_CONCURRENCY", "WORKER_CLAIM_BATCH",
-            "WORKER_LEASE_SECONDS", "WORKER_HEARTBEAT_SECONDS", "WORKER_POLL_INTERVAL_MS", "WORKER_LISTEN",
-            "WORKER_SHUTDOWN_GRACE_SECONDS", "WORKER_DB_TOLERANCE_SECONDS", "WORKER_RESCUE_INTERVAL_SECONDS",
-            "WORKER_RETRY_BASE_SECONDS", "WORKER_RETRY_MAX_SECONDS", "WORKER_STATEMENT_TIMEOUT_SECONDS",
-            "WORKER_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", "WORKER_AGENT_THREADS", "DB_POOL_SIZE", "DB_MAX_OVERFLOW",
-            "LOG_LEVEL", "LOG_FORMAT", "ENABLE_CHECKPOINTING", "ENABLE_ANALYTICS", "GITHUB_TOKEN", "GITHUB_API_URL",
-            "AGENTQUEUE_NODE_DELAYS",
-        ]
-    ).union(ModelConfiguration.settingNames)
-
-    /// Environment variables with these prefixes are the worker's: one that is not a setting is a mistake. (Others,
-    /// such as `PATH`, `GITHUB_ACTIONS` or a test script's `AGENTQUEUE_BIN_DIR`, belong to someone else and are not
-    /// checked.)
-    static let checkedPrefixes = ["WORKER_", "LLM_"]
-
-    /// `" (did you mean X?)"` for the setting nearest to an unknown key, or nothing when none is near.
-    static func suggestion(for key: String) -> String {
-        let upper = key.uppercased()
-        let nearest = settingNames.map { ($0, editDistance(upper, $0)) }.min {
-            $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0)
-        }
-        guard let nearest, nearest.1 <= max(2, nearest.0.count / 4) else { return "" }
-        return " (did you mean \(nearest.0)?)"
-    }
-
-    /// The Levenshtein distance between two strings.
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a.utf8)
-        let b = Array(b.utf8)
-        var previous = Array(0...b.count)
-        for i in 1...max(a.count, 1) where !a.isEmpty {
-            var current = [i] + [Int](repeating: 0, count: b.count)
-            for j in 1...max(b.count, 1) where !b.isEmpty {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            previous = current
-        }
-        return a.isEmpty ? b.count : previous[b.count]
-    }
-}
-
-/// Reads `KEY=value` lines (the systemd EnvironmentFile format: `#` comments, optional quotes).
-public enum ConfigurationFile {
-    /// The settings in the file, or nil when it does not exist and `missingIsError` is false.
-    public static func read(path: String, missingIsError: Bool = true) throws(ConfigurationError) -> [String: String]? {
-        guard let file = fopen(path, "r") else {
-            let code = errno
-            if code == ENOENT && !missingIsError { return nil }
-            throw ConfigurationError(
-                setting: "--config", "file \(path) cannot be read (\(String(cString: strerror(code))))")
-        }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = fread(&buffer, 1, buffer.count, file)
-            if count <= 0 { break }
-            bytes += buffer[0..<count]
-        }
-        return try parse(String(decoding: bytes, as: UTF8.self), name: path)
-    }
-
-    /// Parses the text of a settings file.
-    public static func parse(_ text: String, name: String) throws(ConfigurationError) -> [String: String] {
-        var settings: [String: String] = [:]
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            var line = Substring(rawLine)
-            while let first = line.first, first == " " || first == "\t" { line = line.dropFirst() }
-            while let last = line.last, last == " " || last == "\t" || last == "\r" { line = line.dropLast() }
-            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
-            if line.hasPrefix("export ") { line = line.dropFirst(7) }
-            guard let equals = line.firstIndex(of: "=") else {
-                throw ConfigurationError(setting: "--config", "\(name):\(index + 1): expected KEY=value")
-            }
-            let key = line[..<equals].trimmingCharacters(in: [" ", "\t"])
-            guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-                throw ConfigurationError(setting: "--config", "\(name):\(index + 1): invalid key '\(key)'")
-            }
-            var value = line[line.index(after: equals)...].trimmingCharacters(in: [" ", "\t"])
-            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
-                value = String(value.dropFirst().dropLast())
-            }
-            settings[key] = value
-        }
-        return settings
-    }
-}
-
-/// The process environment as a dictionary.
-public enum ProcessEnvironment {
-    /// The current environment.
-    public static func current() -> [String: String] {
-        var values: [String: String] = [:]
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                values[String(text[..<equals])] = String(text[text.index(after: equals)...])
-            }
-            pointer += 1
-        }
-        return values
-    }
-}
-
-/// Typed reading of settings with messages that name the setting.
-struct SettingsReader {
-    let settings: [String: String]
-
-    func value(_ name: String) -> String? {
-        guard let value = settings[name], !value.isEmpty else { return nil }
-        return value
-    }
-
-    func integer(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
-        guard let text = value(name) else { return fallback }
-        guard let number = Int(text), range.contains(number) else {
-            throw ConfigurationError(
-                setting: name, "must be a whole number from \(range.lowerBound) to \(range.upperBound) (got '\(text)')")
-        }
-        return number
-    }
-
-    func seconds(_ name: String, default fallback: Double, range: ClosedRange<Double>) throws(ConfigurationError)
-        -> Duration
-    {
-        guard let text = value(name) else { return .milliseconds(Int64(fallback * 1000)) }
-        guard let number = Double(text), number.isFinite, range.contains(number) else {
-            throw ConfigurationError(
-                setting: name,
-                "must be a number of seconds from \(range.lowerBound) to \(range.upperBound) (got '\(text)')")
-        }
-        return .milliseconds(Int64((number * 1000).rounded()))
-    }
-
-    func milliseconds(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws(ConfigurationError)
-        -> Duration
-    {
-        .milliseconds(try integer(name, default: fallback, range: range))
-    }
-
-    func list(_ name: String, default fallback: [String]) throws(ConfigurationError) -> [String] {
-        guard let text = value(name) else { return fallback }
-        let items = text.split(separator: ",").map { $0.trimmingCharacters(in: [" ", "\t"]) }.filter { !$0.isEmpty }
-        guard !items.isEmpty else { throw ConfigurationError(setting: name, "must list at least one queue") }
-        return items
-    }
-
-    func boolean(_ name: String, default fallback: Bool) throws(ConfigurationError) -> Bool {
-        guard let text = value(name)?.lowercased() else { return fallback }
-        switch text {
-        case "1", "true", "yes", "on": return true
-        case "0", "false", "no", "off": return false
-        default: throw ConfigurationError(setting: name, "must be true or false (got '\(text)')")
-        }
-    }
-
-    func logLevel(_ name: String, default fallback: Logger.Level) throws(ConfigurationError) -> Logger.Level {
-        guard let text = value(name)?.lowercased() else { return fallback }
-        let aliases = ["warn": "warning", "err": "error", "crit": "critical", "fatal": "critical"]
-        guard let level = Logger.Level(rawValue: aliases[text] ?? text) else {
-            throw ConfigurationError(
-                setting: name, "must be one of trace, debug, info, notice, warning, error, critical (got '\(text)')")
-        }
-        return level
-    }
-
-    func nodeDelays(_ name: String) throws(ConfigurationError) -> [String: Duration] {
-        guard let text = value(name) else { return [:] }
-        var delays: [String: Duration] = [:]
-        for item in text.split(separator: ",") {
-            let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: [" ", "\t"]) }
-            guard parts.count == 2, !parts[0].isEmpty, let milliseconds = Int64(parts[1]), milliseconds >= 0 else {
-                throw ConfigurationError(setting: name, "must be node=milliseconds,… (got '\(item)')")
-            }
-            delays[parts[0]] = .milliseconds(milliseconds)
-        }
-        return delays
-    }
-
-    func logFormat(_ name: String, default fallback: LogFormat) throws(ConfigurationError) -> LogFormat {
-        guard let text = value(name)?.lowercased() else { return fallback }
-        guard let format = LogFormat(rawValue: text) else {
-            throw ConfigurationError(setting: name, "must be one of auto, journal, logfmt, json (got '\(text)')")
-        }
-        return format
-    }
-}
-
-extension StringProtocol {
-    func trimmingCharacters(in characters: Set<Character>) -> String {
-        var slice = Substring(self)
-        while let first = slice.first, characters.contains(first) { slice = slice.dropFirst() }
-        while let last = slice.last, characters.contains(last) { slice = slice.dropLast() }
-        return String(slice)
-    }
-}
-
-extension Duration {
-    /// Whole milliseconds.
-    var milliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
-    }
-
-    /// Seconds as text, e.g. `2.5`.
-    var secondsText: String {
-        let value = Double(milliseconds) / 1000
-        return value == value.rounded() ? String(Int64(value)) : String(value)
-    }
-}
-
-/// Whether a settings file was read.
-public enum SettingsFileStatus: Sendable, Equatable {
-    /// No `--config` was given.
-    case none
-    /// The file was read.
-    case read(String)
-    /// The optional file (`--config=-PATH`) does not exist; the environment alone applies.
-    case missing(String)
 }
 
 extension WorkerConfiguration {
@@ -531,6 +276,65 @@ extension WorkerConfiguration {
             ("ENABLE_ANALYTICS", "\(analytics)"),
             ("GITHUB_TOKEN", revealingSecrets ? githubToken ?? "" : githubToken == nil ? "(not set)" : "(set)"),
             ("GITHUB_API_URL", githubAPIURL),
+            ("GITHUB_APP_ID", githubApp?.appID ?? ""),
+            ("GITHUB_APP_PRIVATE_KEY_FILE", githubApp == nil ? "" : "(read)"),
         ] + models.settingValues(revealingSecrets: revealingSecrets)
     }
+}
+
+extension WorkerConfiguration {
+    /// Every setting a worker reads, from the environment or the settings file.
+    public static let settingNames: Set<String> = Set<String>(
+        [
+            "DATABASE_URL", "WORKER_INSTANCE", "WORKER_QUEUES", "WORKER_CONCURRENCY", "WORKER_CLAIM_BATCH",
+            "WORKER_LEASE_SECONDS", "WORKER_HEARTBEAT_SECONDS", "WORKER_POLL_INTERVAL_MS", "WORKER_LISTEN",
+            "WORKER_SHUTDOWN_GRACE_SECONDS", "WORKER_DB_TOLERANCE_SECONDS", "WORKER_RESCUE_INTERVAL_SECONDS",
+            "WORKER_RETRY_BASE_SECONDS", "WORKER_RETRY_MAX_SECONDS", "WORKER_STATEMENT_TIMEOUT_SECONDS",
+            "WORKER_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", "WORKER_AGENT_THREADS", "DB_POOL_SIZE", "DB_MAX_OVERFLOW",
+            "LOG_LEVEL", "LOG_FORMAT", "ENABLE_CHECKPOINTING", "ENABLE_ANALYTICS", "GITHUB_TOKEN", "GITHUB_API_URL",
+            "GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY_FILE", "AGENTQUEUE_NODE_DELAYS",
+        ]
+    ).union(ModelConfiguration.settingNames)
+
+    /// Environment variables with these prefixes are the worker's: one that is not a setting is a mistake. (Others,
+    /// such as `PATH`, `GITHUB_ACTIONS` or a test script's `AGENTQUEUE_BIN_DIR`, belong to someone else and are not
+    /// checked.)
+    static let checkedPrefixes = ["WORKER_", "LLM_"]
+}
+
+extension SettingsReader {
+    /// The GitHub App from `GITHUB_APP_ID` and `GITHUB_APP_PRIVATE_KEY_FILE` (both or neither).
+    func githubApp() throws(ConfigurationError) -> GitHubAppKey? {
+        let id = value("GITHUB_APP_ID")
+        let path = value("GITHUB_APP_PRIVATE_KEY_FILE")
+        guard id != nil || path != nil else { return nil }
+        guard let id, let path else {
+            throw ConfigurationError(
+                setting: id == nil ? "GITHUB_APP_ID" : "GITHUB_APP_PRIVATE_KEY_FILE",
+                "is not set: a GitHub App needs both GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY_FILE")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(
+                setting: "GITHUB_APP_PRIVATE_KEY_FILE", "names a file that cannot be read: \(path)")
+        }
+        do throws(GitHubError) {
+            return try GitHubAppKey(appID: id, pem: String(decoding: data, as: UTF8.self))
+        } catch {
+            throw ConfigurationError(setting: "GITHUB_APP_PRIVATE_KEY_FILE", message: error.description)
+        }
+    }
+
+    func nodeDelays(_ name: String) throws(ConfigurationError) -> [String: Duration] {
+        guard let text = value(name) else { return [:] }
+        var delays: [String: Duration] = [:]
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: [" ", "\t"]) }
+            guard parts.count == 2, !parts[0].isEmpty, let milliseconds = Int64(parts[1]), milliseconds >= 0 else {
+                throw ConfigurationError(setting: name, "must be node=milliseconds,… (got '\(item)')")
+            }
+            delays[parts[0]] = .milliseconds(milliseconds)
+        }
+        return delays
+    }
+
 }

@@ -1,3 +1,4 @@
+import DaemonConfiguration
 import Logging
 import PostgresClient
 import ServiceLifecycle
@@ -288,7 +289,8 @@ final class WorkerService: Service {
             return nil
         case .failure(let error as TaskFailure):
             return await fail(
-                lease, message: configuration.redact(error.message), permanent: error.permanent, logger: logger)
+                lease, message: configuration.redact(error.message), permanent: error.permanent,
+                interrupted: error.interrupted, logger: logger)
         case .failure(let error as PostgresError):
             // A data or constraint error does not heal by retrying; a lost connection or a terminated backend is the
             // infrastructure's fault, not the task's: it gives its attempt back (a bounded number of times).

@@ -1,4 +1,5 @@
 public import ArgumentParser
+import DaemonConfiguration
 import Logging
 import Systemd
 import WorkerDaemon

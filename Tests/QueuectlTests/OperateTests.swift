@@ -262,7 +262,7 @@ struct OperateTests {
             #expect(
                 output.standardOutput == """
                     task \(pending): cancelled
-                    task \(running): cancel requested; its worker stops it at the next node boundary
+                    task \(running): cancel requested; its worker stops it at its next heartbeat
                     task \(done): already succeeded; nothing changed
 
                     """)

@@ -102,20 +102,24 @@ struct PrivilegeTests {
                 SELECT p.oid::regprocedure::text AS function, p.prosecdef AS definer,
                        coalesce(array_to_string(p.proconfig, ','), '') AS config,
                        has_function_privilege('agentqueue_worker', p.oid, 'EXECUTE') AS worker,
-                       has_function_privilege('agentqueue_operator', p.oid, 'EXECUTE') AS operator
+                       has_function_privilege('agentqueue_operator', p.oid, 'EXECUTE') AS operator,
+                       has_function_privilege('agentqueue_webhook', p.oid, 'EXECUTE') AS webhook
                 FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace
                 """
             )
             var workerFunctions: Set<String> = []
             var operatorFunctions: Set<String> = []
+            var webhookFunctions: Set<String> = []
             for row in rows {
                 let function = try row.decode(String.self, "function")
                 let worker = try row.decode(Bool.self, "worker")
                 let op = try row.decode(Bool.self, "operator")
+                let webhook = try row.decode(Bool.self, "webhook")
                 let name = String(function.prefix { $0 != "(" })
                 if worker { workerFunctions.insert(name) }
                 if op { operatorFunctions.insert(name) }
-                if worker || op {
+                if webhook { webhookFunctions.insert(name) }
+                if worker || op || webhook {
                     #expect(try row.decode(Bool.self, "definer"), "\(function) is not SECURITY DEFINER")
                     let config = try row.decode(String.self, "config")
                     #expect(config.hasPrefix("search_path=") && config.hasSuffix("pg_temp"), "\(function): \(config)")
@@ -129,8 +133,12 @@ struct PrivilegeTests {
                 ])
             #expect(
                 operatorFunctions == [
-                    "enqueue_task", "enqueue_tasks", "cancel_task", "retry_task", "prune_tasks",
+                    "enqueue_task", "enqueue_tasks", "cancel_task", "retry_task", "lock_task_states", "prune_tasks",
                     "queuectl_state_estimates",
+                ])
+            #expect(
+                webhookFunctions == [
+                    "accept_review_request", "cancel_pull_request_reviews", "queuectl_state_estimates",
                 ])
             // Tables: the worker and operator roles read; nobody writes, locks or references anything directly.
             let tables = try await fixture.pool.query(
@@ -142,21 +150,30 @@ struct PrivilegeTests {
                            AS worker_writes,
                        has_table_privilege('agentqueue_operator', c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
                            OR has_any_column_privilege('agentqueue_operator', c.oid, 'INSERT, UPDATE, REFERENCES')
-                           AS operator_writes
+                           AS operator_writes,
+                       has_table_privilege('agentqueue_webhook', c.oid, 'SELECT') AS webhook_reads,
+                       has_table_privilege('agentqueue_webhook', c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+                           OR has_any_column_privilege('agentqueue_webhook', c.oid, 'INSERT, UPDATE, REFERENCES')
+                           AS webhook_writes
                 FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'v', 'p')
                 """
             )
             var workerReads: Set<String> = []
+            var webhookReads: Set<String> = []
             for row in tables {
                 let name = try row.decode(String.self, "name")
                 #expect(try !row.decode(Bool.self, "worker_writes"), "the worker role may write \(name)")
                 #expect(try !row.decode(Bool.self, "operator_writes"), "the operator role may write \(name)")
+                #expect(try !row.decode(Bool.self, "webhook_writes"), "the webhook role may write \(name)")
                 if try row.decode(Bool.self, "worker_reads") { workerReads.insert(name) }
+                if try row.decode(Bool.self, "webhook_reads") { webhookReads.insert(name) }
             }
             #expect(
                 workerReads == [
                     "tasks", "task_checkpoints", "workers", "workers_status", "schema_migrations", "schema_functions",
+                    "review_history", "findings", "publications",
                 ])
+            #expect(webhookReads == ["schema_migrations", "schema_functions"])
         }
     }
 
@@ -229,6 +246,15 @@ struct PrivilegeTests {
                 let id = try await session.run(try EnqueueTask(task())).id
                 #expect(try await session.run(CancelTask(id: id)) == .cancelled)
                 #expect(try await session.run(RetryTask(id: id)) == .pending)
+                // What queuectl cancel and retry do: lock the rows first (all or nothing), then act.
+                let pool = PostgresConnectionPool(
+                    connection: try PostgresConfiguration(connectionString: url), pool: .init(maximumConnections: 1),
+                    logger: TestDatabase.logger)
+                let client = QueueClient(pool: pool)
+                let cancelled = try await client.cancel(ids: [id])
+                #expect(cancelled.map(\.id) == [id])
+                #expect(try await client.retry(ids: [id]).map(\.id) == [id])
+                await pool.close()
                 #expect(
                     try await session.run(PruneTasks(olderThan: .seconds(3600), states: [.dead], batchSize: 10)) == 0)
                 _ = try await session.run(ListTasks(states: [], queue: nil, kind: nil, limit: 10, oldestFirst: false))
@@ -244,6 +270,48 @@ struct PrivilegeTests {
                     #expect(error?.sqlState == "42501", "\(statement): \(error.map { "\($0)" } ?? "no error")")
                 }
             }
+        }
+    }
+
+    @Test("the webhook role records deliveries and enqueues or cancels reviews, and reads or claims nothing")
+    func webhookRole() async throws {
+        try await QueueFixture.with { fixture in
+            try await withLoginRole(in: "agentqueue_webhook", fixture: fixture) { url in
+                let session = try await connection(url)
+                defer { Task { await session.close() } }
+                let request = ReviewRequest(
+                    source: .pullRequest(url: "https://github.com/acme/api/pull/7"), repo: "acme/api", prNumber: 7,
+                    headSHA: "0123456789abcdef0123456789abcdef01234567")
+                let accepted = try await session.run(
+                    try AcceptReviewRequest(
+                        delivery: "d-1", event: "pull_request", action: "opened", repo: "acme/api", number: 7,
+                        headSHA: request.headSHA, task: try reviewTask(request), supersede: true))
+                #expect(accepted.outcome == .enqueued)
+                let again = try await session.run(
+                    try AcceptReviewRequest(
+                        delivery: "d-1", event: "pull_request", action: "opened", repo: "acme/api", number: 7,
+                        headSHA: request.headSHA, task: try reviewTask(request), supersede: true))
+                #expect(again.outcome == .redelivery && again.taskID == accepted.taskID)
+                let closed = try await session.run(
+                    CancelPullRequestReviews(
+                        delivery: "d-2", event: "pull_request", action: "closed", repo: "acme/api", number: 7))
+                #expect(closed.redelivery == false && closed.cancelled == 1)
+                for statement in [
+                    "SELECT count(*) FROM tasks",
+                    "SELECT count(*) FROM webhook_deliveries",
+                    "INSERT INTO webhook_deliveries (delivery_id, event, outcome) VALUES ('x', 'ping', 'enqueued')",
+                    "SELECT * FROM enqueue_task('noop')",
+                    "SELECT cancel_task(1)",
+                    "SELECT * FROM claim_task('webhook', '{default}', 1, '1 minute')",
+                ] {
+                    let error = await #expect(throws: PostgresError.self, "\(statement)") {
+                        try await session.simpleQuery(statement)
+                    }
+                    #expect(error?.sqlState == "42501", "\(statement): \(error.map { "\($0)" } ?? "no error")")
+                }
+            }
+            #expect(try await fixture.scalar(Int.self, "SELECT count(*) FROM webhook_deliveries") == 2)
+            #expect(try await fixture.scalar(String.self, "SELECT state FROM tasks") == "cancelled")
         }
     }
 

@@ -231,12 +231,12 @@ struct ReviewWorkflowProcessTests {
                 let missingRecord = try #require(try await fixture.pool.run(FetchTask(id: missing)))
                 #expect(missingRecord.state == .dead)
                 #expect(missingRecord.attempt == 1)
-                #expect(missingRecord.errors.first?.message.contains("not found") == true)
+                #expect(missingRecord.errors.first?.message.contains("(404)") == true)
                 // A node that fails with a retryable error: retried with its error recorded, dead after max attempts.
                 let flakyRecord = try #require(try await fixture.pool.run(FetchTask(id: flaky)))
                 #expect(flakyRecord.state == .dead)
                 #expect(flakyRecord.errors.count == 2)
-                #expect(flakyRecord.errors.allSatisfy { $0.message.contains("HTTP 500") })
+                #expect(flakyRecord.errors.allSatisfy { $0.message.contains("answered 500") })
 
                 let authorizations = try String(contentsOfFile: authorizationLog, encoding: .utf8)
                 #expect(authorizations.contains("Bearer \(token)"))

@@ -18,9 +18,9 @@ public enum TestProcesses {
         return URL(fileURLWithPath: ".build/debug")
     }
 
-    /// The path of a built executable.
+    /// The path of a built executable (an absolute path is taken as it is: `/usr/bin/openssl`).
     public static func executable(_ name: String) -> String {
-        binDirectory.appendingPathComponent(name).path
+        name.hasPrefix("/") ? name : binDirectory.appendingPathComponent(name).path
     }
 
     /// The outcome of a finished process.

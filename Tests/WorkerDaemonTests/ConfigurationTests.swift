@@ -1,3 +1,4 @@
+import DaemonConfiguration
 import Foundation
 import ModelAgents
 import TestSupport

@@ -1,5 +1,5 @@
--- Cancel a task: a pending task is cancelled at once; a running task is flagged and stops at its next node
--- boundary. Returns the resulting state ('cancelled', 'cancel_requested', or the unchanged terminal state), or
+-- Cancel a task: a pending task is cancelled at once; a running task is flagged, and its worker, which learns it at
+-- its next heartbeat, stops the work and finishes it as cancelled. Returns the resulting state ('cancelled', 'cancel_requested', or the unchanged terminal state), or
 -- no row when the task does not exist.
 CREATE OR REPLACE FUNCTION cancel_task(task_id bigint)
 RETURNS text

@@ -7,7 +7,8 @@
 -- "counts": {"security", "scale", "quality", "architecture"}, "execution_time_ms",
 -- "findings": [{"agent", "rule_id", "severity", "path", "line", "message", "suggestion", "fingerprint", "source"}],
 -- "agents": [{"agent", "execution_time_ms", "findings_count", "model", "prompt_tokens", "completion_tokens",
--- "model_calls", "model_latency_ms"}]}. A value the tables refuse (a pull request number out of range, an unknown
+-- "model_calls", "model_latency_ms"}], "publications": [{"kind", "github_id", "url", "fingerprint", "detail"}]}
+-- (publications: what the review posted to its pull request). A value the tables refuse (a pull request number out of range, an unknown
 -- severity) fails the statement with its SQLSTATE (class 22 or 23): retrying cannot fix it.
 CREATE OR REPLACE FUNCTION record_review(task_id bigint, lease_token uuid, review jsonb)
 RETURNS bigint
@@ -48,6 +49,12 @@ BEGIN
     FROM jsonb_to_recordset(coalesce(review->'agents', '[]')) AS a(agent text, execution_time_ms double precision,
         findings_count integer, model text, prompt_tokens integer, completion_tokens integer, model_calls integer,
         model_latency_ms double precision);
+
+    INSERT INTO publications (review_id, task_id, repo, pr_number, head_sha, kind, github_id, url, fingerprint, detail)
+    SELECT v_review_id, record_review.task_id, v_repo, v_number, review->>'head_sha', p.kind, p.github_id, p.url,
+           p.fingerprint, p.detail
+    FROM jsonb_to_recordset(coalesce(review->'publications', '[]')) AS p(kind text, github_id bigint, url text,
+        fingerprint text, detail text);
 
     IF v_repo IS NOT NULL AND v_number IS NOT NULL THEN
         INSERT INTO pull_requests AS p (repo, number, url, title, author, last_head_sha, last_task_id,

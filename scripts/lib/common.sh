@@ -39,9 +39,12 @@ apt_install() {
     die "apt stayed locked; could not install ${missing[*]}"
 }
 
-# pip_install MODULE PACKAGE: make a Python module importable, installing it from PyPI when missing.
+# pip_install MODULE PACKAGE...: make a Python module importable, installing the packages from PyPI when missing.
 pip_install() {
-    python3 -c "import $1" 2>/dev/null && return 0
-    log "installing $2 from PyPI"
-    python3 -m pip install -q "$2" >/tmp/aq-pip.log 2>&1 || { cat /tmp/aq-pip.log >&2; die "pip install $2 failed"; }
+    local module=$1
+    shift
+    python3 -c "import $module" 2>/dev/null && return 0
+    log "installing $* from PyPI"
+    python3 -m pip install -q --disable-pip-version-check "$@" >/tmp/aq-pip.log 2>&1 ||
+        { cat /tmp/aq-pip.log >&2; die "pip install $* failed"; }
 }

@@ -191,11 +191,13 @@ private struct ConfigurationReader {
             case "layers":
                 guard let sequence = value.sequence else { throw fail(.invalidValue, value, "layers must be a list") }
                 for item in sequence { configuration.layers.append(try layer(item)) }
+            case "pull_requests":
+                configuration.pullRequests = try pullRequestSettings(value)
             case let other:
                 throw fail(
                     .unknownKey, keyNode,
                     "unknown key '\(other)' (expected version, agents, rules, ignore, "
-                        + "thresholds or layers)")
+                        + "thresholds, layers or pull_requests)")
             }
         }
         return configuration
@@ -245,6 +247,53 @@ private struct ConfigurationReader {
             }
         }
         return override
+    }
+
+    func pullRequestSettings(_ node: Node) throws(ConfigurationError) -> RepositoryConfiguration.PullRequestSettings {
+        var settings = RepositoryConfiguration.PullRequestSettings()
+        for (fieldNode, value) in try mapping(node, "pull_requests") {
+            switch try key(fieldNode) {
+            case "drafts":
+                guard let enabled = onOff(try string(value, "pull_requests.drafts")) else {
+                    throw fail(.invalidValue, value, "pull_requests.drafts must be true or false")
+                }
+                settings.reviewDrafts = enabled
+            case "comment_severity":
+                guard let severity = Severity(name: try string(value, "pull_requests.comment_severity")) else {
+                    throw fail(
+                        .invalidValue, value,
+                        "pull_requests.comment_severity must be critical, high, medium, low or info")
+                }
+                settings.commentSeverity = severity
+            case "request_changes":
+                guard let enabled = onOff(try string(value, "pull_requests.request_changes")) else {
+                    throw fail(.invalidValue, value, "pull_requests.request_changes must be true or false")
+                }
+                settings.requestChanges = enabled
+            case "conclusions":
+                for (verdictNode, conclusion) in try mapping(value, "pull_requests.conclusions") {
+                    let name = try key(verdictNode)
+                    guard let status = Verdict.Status(rawValue: name) else {
+                        throw fail(
+                            .unknownKey, verdictNode,
+                            "unknown verdict '\(name)' (expected approved, approved_with_comments or changes_requested)"
+                        )
+                    }
+                    let text = try string(conclusion, "pull_requests.conclusions.\(name)")
+                    guard ["success", "neutral", "failure"].contains(text) else {
+                        throw fail(
+                            .invalidValue, conclusion,
+                            "pull_requests.conclusions.\(name) must be success, neutral or failure")
+                    }
+                    settings.conclusions[status] = text
+                }
+            case let other:
+                throw fail(
+                    .unknownKey, fieldNode,
+                    "unknown key '\(other)' (expected drafts, comment_severity, request_changes or conclusions)")
+            }
+        }
+        return settings
     }
 
     func layer(_ node: Node) throws(ConfigurationError) -> RepositoryConfiguration.LayerRule {

@@ -80,6 +80,41 @@ public struct RepositoryConfiguration: Sendable, Hashable, Codable {
         }
     }
 
+    /// How reviews of pull requests are published (`pull_requests:` in `.agentqueue.yml`).
+    public struct PullRequestSettings: Sendable, Hashable, Codable {
+        /// Whether draft pull requests are reviewed.
+        public var reviewDrafts: Bool
+        /// The least severe finding that gets an inline comment (the summary lists them all).
+        public var commentSeverity: Severity
+        /// Whether a `changes_requested` verdict submits the review as REQUEST_CHANGES (otherwise COMMENT).
+        public var requestChanges: Bool
+        /// The check run's conclusion per verdict: `success`, `neutral` or `failure`.
+        public var conclusions: [Verdict.Status: String]
+
+        /// The defaults: no drafts, comments from medium up, COMMENT reviews, failure only on changes requested.
+        public init(
+            reviewDrafts: Bool = false, commentSeverity: Severity = .medium, requestChanges: Bool = false,
+            conclusions: [Verdict.Status: String] = [:]
+        ) {
+            self.reviewDrafts = reviewDrafts
+            self.commentSeverity = commentSeverity
+            self.requestChanges = requestChanges
+            self.conclusions = conclusions
+        }
+
+        /// The check run conclusion for a verdict.
+        public func conclusion(for status: Verdict.Status) -> String {
+            conclusions[status] ?? (status == .changesRequested ? "failure" : "success")
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case reviewDrafts = "drafts"
+            case commentSeverity = "comment_severity"
+            case requestChanges = "request_changes"
+            case conclusions
+        }
+    }
+
     /// Agents that do not run.
     public var disabledAgents: Set<AgentKind>
     /// Rule overrides, applied in order (a later one wins).
@@ -90,17 +125,21 @@ public struct RepositoryConfiguration: Sendable, Hashable, Codable {
     public var thresholds: Thresholds
     /// Layer rules for `architecture.layer-violation`.
     public var layers: [LayerRule]
+    /// How reviews of pull requests are published.
+    public var pullRequests: PullRequestSettings
 
     /// Creates a configuration; the defaults run every rule at its default severity.
     public init(
         disabledAgents: Set<AgentKind> = [], rules: [RuleOverride] = [], ignoredPaths: [PathPattern] = [],
-        thresholds: Thresholds = Thresholds(), layers: [LayerRule] = []
+        thresholds: Thresholds = Thresholds(), layers: [LayerRule] = [],
+        pullRequests: PullRequestSettings = PullRequestSettings()
     ) {
         self.disabledAgents = disabledAgents
         self.rules = rules
         self.ignoredPaths = ignoredPaths
         self.thresholds = thresholds
         self.layers = layers
+        self.pullRequests = pullRequests
     }
 
     /// Every rule on, default thresholds, no layers.
@@ -112,6 +151,7 @@ public struct RepositoryConfiguration: Sendable, Hashable, Codable {
         case ignoredPaths = "ignored_paths"
         case thresholds
         case layers
+        case pullRequests = "pull_requests"
     }
 
     /// Whether `agent` runs.

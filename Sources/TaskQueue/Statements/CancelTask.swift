@@ -26,7 +26,7 @@ public struct CancelTask: PostgresStatement {
 public enum CancelOutcome: String, Sendable, Codable {
     /// It was pending and is now cancelled.
     case cancelled
-    /// It is running; its worker stops it at the next node boundary.
+    /// It is running; its worker stops it when its next heartbeat learns of the request.
     case cancelRequested = "cancel_requested"
     /// It had already finished; nothing changed.
     case alreadySucceeded = "succeeded"

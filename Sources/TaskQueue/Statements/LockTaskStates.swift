@@ -1,7 +1,7 @@
 public import PostgresClient
 
 /// Locks tasks in id order (so that concurrent callers cannot deadlock) until the transaction ends and returns their
-/// states; a task that does not exist is missing from the result.
+/// states (`lock_task_states`, which an operator may call); a task that does not exist is missing from the result.
 public struct LockTaskStates: PostgresStatement {
     /// The tasks.
     public let ids: [Int64]
@@ -12,7 +12,7 @@ public struct LockTaskStates: PostgresStatement {
     }
 
     public var query: PostgresQuery {
-        "SELECT id, state FROM tasks WHERE id = ANY (\(ids)::bigint[]) ORDER BY id FOR UPDATE"
+        "SELECT id, state FROM lock_task_states(\(ids)::bigint[])"
     }
 
     public func decode(_ rows: PostgresRows) throws -> [Int64: TaskState] {
