@@ -95,11 +95,25 @@ public struct ReviewHandler: TaskHandler {
         let report: GraphRunReport
         do {
             report = try await runner.run(graph, task: task, context: context)
-        } catch TaskInterruption.cancelRequested {
-            // Superseded by a newer push, or its pull request closed: end the check it started, if any.
+        } catch  where context.control.isCancelRequested {
+            // Superseded by a newer push, or its pull request closed: end the check it started, if any. The worker
+            // cancelled this Swift task to stop the work at once, so the GitHub calls run in a task of their own
+            // (at most 15 seconds: it is a courtesy, the cancellation stands either way).
             if let publisher = publisher(for: request, fetched: nil, logger: context.logger) {
-                await publisher.cancel(
-                    reason: "The review was cancelled: a newer push supersedes it, or the pull request was closed.")
+                // Awaiting an unstructured task's value does not end early when the awaiting task is cancelled.
+                await Task.detached {
+                    await withTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            await publisher.cancel(
+                                reason:
+                                    "The review was cancelled: a newer push supersedes it, or the pull request was closed."
+                            )
+                        }
+                        group.addTask { try? await Task.sleep(for: .seconds(15)) }
+                        await group.next()
+                        group.cancelAll()
+                    }
+                }.value
             }
             throw TaskInterruption.cancelRequested
         }

@@ -145,8 +145,9 @@ struct HealthService: Service {
 
 /// Serves a responder on a listening socket systemd passed in (fd 3): Hummingbird's `Application` only binds
 /// addresses, so NIO adopts the descriptor (`ServerBootstrap.bind(_:)`) and HummingbirdCore's `HTTP1Channel` speaks
-/// HTTP/1.1 on each connection. On graceful shutdown it stops accepting and lets requests in flight finish; the socket
-/// itself stays with systemd, which queues new connections until the next start.
+/// HTTP/1.1 on each connection. On graceful shutdown it stops accepting, gives connections already accepted a second to
+/// send their request, and lets requests in flight finish; the socket itself stays with systemd, which queues new
+/// connections until the next start.
 struct InheritedSocketServer<Responder: HTTPResponder>: Service
 where Responder.Context: InitializableFromSource<ApplicationRequestContextSource> {
     let descriptor: CInt
@@ -187,7 +188,15 @@ where Responder.Context: InitializableFromSource<ApplicationRequestContextSource
                 }
             }
         } onGracefulShutdown: {
-            quiesce.initiateShutdown(promise: nil)
+            // Stop accepting first: connections that arrive from now on wait in the socket's queue (systemd keeps it)
+            // for the next start. Those already accepted may not have sent their request yet, and closing them as
+            // idle would lose a delivery (GitHub does not retry one by itself): they get a second to send it, then
+            // the connections still idle are closed.
+            // (Not by closing the listening channel: connections NIO accepted in the same batch would be reset.)
+            let channel = server.channel
+            channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in
+                channel.eventLoop.scheduleTask(in: .seconds(1)) { quiesce.initiateShutdown(promise: nil) }
+            }
         }
     }
 }

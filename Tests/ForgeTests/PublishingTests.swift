@@ -300,3 +300,91 @@ struct PublishingTests {
         }
     }
 }
+
+/// A signed `pull_request` delivery of acme/api#7 at `sha` through the App installation.
+func pullRequestDelivery(_ action: String, sha: String) throws -> [UInt8] {
+    let object: [String: Any] = [
+        "action": action, "number": 7,
+        "pull_request": [
+            "number": 7, "html_url": "https://github.com/acme/api/pull/7", "title": "Order totals",
+            "user": ["login": "octocat"], "head": ["sha": sha], "draft": false,
+        ],
+        "repository": ["full_name": "acme/api", "html_url": "https://github.com/acme/api"],
+        "installation": ["id": installation],
+    ]
+    return Array(try JSONSerialization.data(withJSONObject: object))
+}
+
+@Suite("GitHub end to end", .serialized)
+struct GitHubEndToEndTests {
+    @Test(
+        "queue-webhook and two workers: a push supersedes a running review (its check run ends cancelled), the summary is updated in place, nothing is commented twice"
+    )
+    func pushesSupersede() async throws {
+        let keys = try await AppKeys.make()
+        try await FakeGitHub.with(appID: appID, appPublicKey: keys.publicKey) { github in
+            try await QueueFixture.with { fixture in
+                let webhook = try await WebhookServer.start([
+                    "DATABASE_URL": try fixture.url, "GITHUB_WEBHOOK_SECRET": webhookSecret,
+                    "GITHUB_API_URL": github.url,
+                ])
+                defer { Task { await webhook.process.stop() } }
+                // The security agent takes 3 s, so that a push can arrive while a review runs.
+                let environment = try forgeWorkerEnvironment(
+                    fixture, github: github, keys: keys, ["AGENTQUEUE_NODE_DELAYS": "security=3000"])
+                let workers = try (1...2).map {
+                    try RunningProcess("queue-worker", ["--instance", "e2e-\($0)"], environment: environment)
+                }
+                defer { for worker in workers { Task { await worker.stop() } } }
+                let logs = { workers.map { String($0.log.suffix(1500)) }.joined(separator: "\n---\n") }
+
+                try await github.addPull(repo: "acme/api", number: 7, headSHA: shaA, diff: ordersDiff)
+                let opened = try await webhook.deliver("pull_request", try pullRequestDelivery("opened", sha: shaA))
+                #expect(opened.status == 202 && opened.json["status"] as? String == "enqueued", "\(opened.body)")
+                let first = try #require((opened.json["task_id"] as? String).flatMap(Int64.init))
+                let started = try await eventually(timeout: .seconds(60)) {
+                    try await github.list("check_runs").contains {
+                        $0["head_sha"] as? String == shaA && $0["status"] as? String == "in_progress"
+                    }
+                }
+                #expect(started, "\(logs())")
+
+                // A push while the first review runs: it is stopped, its check run concluded as cancelled.
+                try await github.addPull(repo: "acme/api", number: 7, headSHA: shaB, diff: ordersAndDebugDiff)
+                let pushed = try await webhook.deliver(
+                    "pull_request", try pullRequestDelivery("synchronize", sha: shaB))
+                #expect(pushed.status == 202, "\(pushed.body)")
+                let second = try #require((pushed.json["task_id"] as? String).flatMap(Int64.init))
+                #expect(try await settle(fixture, first, .cancelled), "\(logs())")
+                #expect(try await settle(fixture, second), "\(logs())")
+                var runs = try await github.list("check_runs")
+                #expect(runs.count == 2)
+                #expect(runs.first { $0["head_sha"] as? String == shaA }?["conclusion"] as? String == "cancelled")
+                #expect(runs.first { $0["head_sha"] as? String == shaB }?["conclusion"] as? String == "failure")
+                var reviews = try await github.list("reviews")
+                #expect(reviews.count == 1 && reviews.first?["commit_id"] as? String == shaB)
+                #expect((reviews.first?["comments"] as? [Any])?.count == 2)
+                var comments = try await github.list("comments")
+                #expect(comments.count == 1 && comments.first?["edits"] as? Int == 0)
+
+                // Another push with the same findings: the summary comment is edited, no finding commented again.
+                let shaC = String(repeating: "c", count: 40)
+                try await github.addPull(repo: "acme/api", number: 7, headSHA: shaC, diff: ordersAndDebugDiff)
+                let again = try await webhook.deliver("pull_request", try pullRequestDelivery("synchronize", sha: shaC))
+                let third = try #require((again.json["task_id"] as? String).flatMap(Int64.init))
+                #expect(try await settle(fixture, third), "\(logs())")
+                runs = try await github.list("check_runs")
+                #expect(runs.count == 3)
+                reviews = try await github.list("reviews")
+                #expect(reviews.count == 1)
+                comments = try await github.list("comments")
+                #expect(comments.count == 1 && comments.first?["edits"] as? Int == 1)
+                #expect(
+                    (comments.first?["body"] as? String)?.contains("0 new · 5 still open · 0 fixed") == true,
+                    "\(comments.first?["body"] ?? "")")
+                #expect(try await github.list("invalid").isEmpty)
+                #expect(try await fixture.scalar(Int.self, "SELECT count(*)::int FROM review_history") == 2)
+            }
+        }
+    }
+}

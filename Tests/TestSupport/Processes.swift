@@ -109,7 +109,9 @@ public final class RunningProcess: @unchecked Sendable {
         env.removeValue(forKey: "JOURNAL_STREAM")
         for (key, value) in environment { env[key] = value }
         process.environment = env
-        logPath = NSTemporaryDirectory() + "aq-\(name)-\(UUID().uuidString.prefix(8)).log"
+        logPath =
+            NSTemporaryDirectory()
+            + "aq-\(URL(fileURLWithPath: name).lastPathComponent)-\(UUID().uuidString.prefix(8)).log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = handle
