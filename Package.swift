@@ -259,6 +259,7 @@ let package = Package(
             dependencies: [
                 "PostgresClient",
                 "TaskQueue",
+                "GitHubForge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -37,9 +37,9 @@ work=$(mktemp -d /tmp/aq-bench.XXXXXX)
 
 if [ -z "$bin_dir" ]; then
     # The deployment build (README, Dockerfile): release, Swift runtime linked statically.
-    log "building queue-worker and aq-bench (release, --static-swift-stdlib)"
+    log "building queue-worker, queue-webhook and aq-bench (release, --static-swift-stdlib)"
     build=(swift build -c release --static-swift-stdlib --scratch-path "$AQ_ROOT/.build-bench")
-    for product in queue-worker aq-bench; do
+    for product in queue-worker queue-webhook aq-bench; do
         if ! "${build[@]}" --product "$product" >"$work/build.log" 2>&1; then
             grep -E 'error:' "$work/build.log" >&2 || tail -n 30 "$work/build.log" >&2
             die "building $product failed (log: $work/build.log)"
@@ -47,7 +47,7 @@ if [ -z "$bin_dir" ]; then
     done
     bin_dir=$("${build[@]}" --show-bin-path)
 fi
-for binary in queue-worker aq-bench; do
+for binary in queue-worker queue-webhook aq-bench; do
     [ -x "$bin_dir/$binary" ] || die "$bin_dir/$binary is missing (build it, or drop --bin-dir)"
 done
 

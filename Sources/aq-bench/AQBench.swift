@@ -38,7 +38,7 @@ struct AQBench: AsyncParsableCommand {
     @Option(help: "Where worker logs and the pgbench script go (default: a new directory under /tmp).")
     var workDirectory: String?
 
-    @Option(help: "Scenarios to run, comma-separated: enqueue, drain, latency, review, memory, variants.")
+    @Option(help: "Scenarios to run, comma-separated: enqueue, drain, latency, review, memory, variants, webhook.")
     var only: String?
 
     @Option(help: "Worker processes of the drain runs, comma-separated (overrides the mode's).")
@@ -58,6 +58,9 @@ struct AQBench: AsyncParsableCommand {
 
     @Option(help: "KEY=VALUE added to every worker's environment (repeatable), e.g. MALLOC_ARENA_MAX=2.")
     var workerEnv: [String] = []
+
+    @Option(help: "The queue-webhook binary of the webhook scenario (default: next to --worker).")
+    var webhook: String?
 
     @Option(help: "The diff the review scenario reviews.")
     var diff: String?
@@ -87,7 +90,7 @@ struct AQBench: AsyncParsableCommand {
             guard repeats > 0 else { throw ValidationError("--repeats must be at least 1") }
             plan.repeats = repeats
         }
-        let known: Set<String> = ["enqueue", "drain", "latency", "review", "memory", "variants"]
+        let known: Set<String> = ["enqueue", "drain", "latency", "review", "memory", "variants", "webhook"]
         let scenarios = only.map { Set($0.split(separator: ",").map(String.init)) } ?? known
         if let unknown = scenarios.subtracting(known).first {
             throw ValidationError("unknown scenario '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
@@ -128,6 +131,17 @@ struct AQBench: AsyncParsableCommand {
         if scenarios.contains("drain") { try await bench.drainScenario() }
         if scenarios.contains("variants") { try await bench.variantScenario() }
         if scenarios.contains("review") { try await bench.reviewScenario() }
+        if scenarios.contains("webhook") {
+            let binary =
+                webhook
+                ?? URL(fileURLWithPath: worker).deletingLastPathComponent().appendingPathComponent(
+                    "queue-webhook"
+                ).path
+            guard FileManager.default.isExecutableFile(atPath: binary) else {
+                throw ValidationError("the webhook scenario needs queue-webhook (give --webhook): \(binary)")
+            }
+            try await bench.webhookScenario(binary: binary, deliveries: plan.webhookDeliveries, clients: 8)
+        }
         bench.finishMemory()
         try await database.reset()
         await database.connection.close()

@@ -37,12 +37,13 @@ struct BenchDatabase: Sendable {
         return try await Migrator.currentVersion(on: connection)
     }
 
-    /// Empties every table the scenarios write to, so each run starts from the same state.
+    /// Empties every table the scenarios write to, so each run starts from the same state (CASCADE: with the tables
+    /// that refer to them, such as `publications` from schema 8 on).
     func reset() async throws {
         try await connection.simpleQuery(
             """
             TRUNCATE tasks, task_events, task_checkpoints, review_history, findings, agent_performance,
-                pull_requests, workers;
+                pull_requests, workers CASCADE;
             """
         )
     }

@@ -26,6 +26,8 @@ struct Plan: Sendable {
     var variantConfigurations: [(processes: Int, concurrency: Int, batch: Int)]
     /// Runs per drain configuration (and per checkpoint-cost pair); medians are reported.
     var repeats = 1
+    /// Signed deliveries posted to queue-webhook per busy-core setting.
+    var webhookDeliveries = 200
 
     static func make(_ mode: String) -> Plan? {
         switch mode {
@@ -37,7 +39,7 @@ struct Plan: Sendable {
                 notifyLatencyTasks: 400, pollLatencyTasks: 40,
                 notifyGapMilliseconds: 5...25, pollGapMilliseconds: 100...300, pollIntervalMilliseconds: nil,
                 reviewProcesses: [1, 2, 4], reviews: 3000, checkpointCostReviews: 1000, idleSeconds: 3,
-                variantConfigurations: [(1, 32, 10), (1, 8, 1)], repeats: 3
+                variantConfigurations: [(1, 32, 10), (1, 8, 1)], repeats: 3, webhookDeliveries: 5000
             )
         case "quick":
             return Plan(
@@ -47,7 +49,7 @@ struct Plan: Sendable {
                 notifyLatencyTasks: 150, pollLatencyTasks: 15,
                 notifyGapMilliseconds: 5...25, pollGapMilliseconds: 100...300, pollIntervalMilliseconds: nil,
                 reviewProcesses: [1, 4], reviews: 1000, checkpointCostReviews: 400, idleSeconds: 2,
-                variantConfigurations: [(1, 32, 10)]
+                variantConfigurations: [(1, 32, 10)], webhookDeliveries: 2000
             )
         case "smoke":
             return Plan(

@@ -103,6 +103,7 @@ struct BenchResults: Codable, Sendable {
     var variants: [Variant] = []
     var latency: [Latency] = []
     var review: [Review] = []
+    var webhook: [Webhook] = []
     var checkpointCost: CheckpointCost?
     var memory: Memory?
     var notes: [String] = []
@@ -139,6 +140,16 @@ struct BenchResults: Codable, Sendable {
                     "| \(row.mode) | \(row.clients) | \(row.batch) | \(row.tasks) | \(format(row.seconds, 2)) | "
                         + "\(grouped(row.tasksPerSecond)) |"
                 )
+            }
+        }
+        if !webhook.isEmpty {
+            out.append("\n### GitHub deliveries (queue-webhook)\n")
+            out.append("| cores kept busy | deliveries | clients | deliveries/s | p50 ms | p99 ms | max ms |")
+            out.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+            for row in webhook {
+                out.append(
+                    "| \(row.busyCores) | \(row.deliveries) | \(row.clients) | \(grouped(row.deliveriesPerSecond)) | "
+                        + "\(format(row.p50Ms, 2)) | \(format(row.p99Ms, 2)) | \(format(row.maxMs, 1)) |")
             }
         }
         if !drain.isEmpty {
