@@ -1,4 +1,4 @@
-# AgentQueue: queue-worker and queuectl in one image.
+# AgentQueue: queue-worker, queue-webhook and queuectl in one image.
 #   docker build -t agentqueue .            (or: docker compose up --build --scale worker=4)
 # The build command is the README's, word for word; scripts/check-compose.sh keeps them in step.
 
@@ -13,8 +13,8 @@ WORKDIR /src
 COPY . .
 RUN swift build -c release --static-swift-stdlib
 RUN mkdir -p /out \
-    && cp .build/release/queue-worker .build/release/queuectl /out/ \
-    && strip /out/queue-worker /out/queuectl
+    && cp .build/release/queue-worker .build/release/queue-webhook .build/release/queuectl /out/ \
+    && strip /out/queue-worker /out/queue-webhook /out/queuectl
 
 # ---- run --------------------------------------------------------------------------------------------
 # Same Debian release as the build image, so libpq and libsystemd match what was linked.
