@@ -169,6 +169,7 @@ let package = Package(
         .target(
             name: "QueueControl",
             dependencies: [
+                "GitHubForge",
                 "PostgresClient",
                 "TaskQueue",
                 "ReviewStore",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DiffSources
+import GitHubForge
 import PostgresClient
 import ReviewAgents
 import ReviewStore
@@ -21,7 +22,8 @@ struct EnqueueReviewCommand: AsyncParsableCommand {
             The change comes from exactly one of --diff FILE (- for standard input; at most 50 MB, stored in the \
             task), --git PATH --base REV --head REV (a local clone the workers can read; the revisions are resolved \
             to commit ids now, so a branch that moves later does not change what is reviewed), or --pr-url \
-            https://github.com/OWNER/NAME/pull/N (fetched by the worker; --repo and --pr are taken from the URL).
+            https://github.com/OWNER/NAME/pull/N (fetched by the worker; --repo and --pr are taken from the URL; with \
+            GITHUB_API_URL set to a GitHub Enterprise Server's API, that server's pull request URLs).
 
             A review of --repo, --pr and --head-sha (with --git, the head commit) gets the dedupe key \
             review:OWNER/NAME#N@SHA: enqueueing it again while it is pending or running returns the live task. \
@@ -152,7 +154,7 @@ struct EnqueueReviewCommand: AsyncParsableCommand {
         if let prURL {
             guard let parsed = Self.parsePullRequestURL(prURL) else {
                 throw ValidationError(
-                    "--pr-url must look like https://github.com/OWNER/NAME/pull/N (got '\(prURL.prefix(200))')"
+                    "--pr-url must look like \(Self.pullRequestURLShape) (got '\(prURL.prefix(200))')"
                 )
             }
             if let repo, repo != parsed.repo {
@@ -320,7 +322,7 @@ struct EnqueueReviewCommand: AsyncParsableCommand {
                     request.headSHA = request.headSHA ?? range.head
                 case .pullRequest(let url):
                     guard let parsed = Self.parsePullRequestURL(url) else {
-                        throw CLIFailure("source.pr_url must look like https://github.com/OWNER/NAME/pull/N")
+                        throw CLIFailure("source.pr_url must look like \(Self.pullRequestURLShape)")
                     }
                     if let repo = request.repo, repo != parsed.repo {
                         throw CLIFailure("repo \(repo) does not match the repository of the URL (\(parsed.repo))")
@@ -349,16 +351,21 @@ struct EnqueueReviewCommand: AsyncParsableCommand {
 
     /// Parses `https://github.com/OWNER/NAME/pull/N` (a trailing slash is allowed).
     static func parsePullRequestURL(_ url: String) -> (repo: String, number: Int)? {
-        let prefix = "https://github.com/"
-        guard url.hasPrefix(prefix) else { return nil }
-        var parts = url.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
-        if parts.last == "" { parts.removeLast() }
-        guard parts.count == 4, parts[2] == "pull", let number = Int(parts[3]), number > 0,
-            parts[3].utf8.allSatisfy(\.isASCIIDigit)
+        guard let reference = PullRequestReference(url: url, enterpriseHost: enterpriseHost),
+            repoProblem(reference.repo) == nil
         else { return nil }
-        let repo = "\(parts[0])/\(parts[1])"
-        guard repoProblem(repo) == nil else { return nil }
-        return (repo, number)
+        return (reference.repo, reference.number)
+    }
+
+    /// The web host of the GitHub Enterprise Server whose API `GITHUB_API_URL` names (the workers' setting), whose
+    /// pull request URLs are accepted besides github.com's.
+    static var enterpriseHost: String? {
+        environment("GITHUB_API_URL").flatMap { $0.isEmpty ? nil : PullRequestReference.enterpriseHost(apiURL: $0) }
+    }
+
+    /// The expected shape of a pull request URL, for messages.
+    static var pullRequestURLShape: String {
+        "https://\(enterpriseHost ?? "github.com")/OWNER/NAME/pull/N"
     }
 
     /// Why a repository name is not `owner/name`, or `nil`.

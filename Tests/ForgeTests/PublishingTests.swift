@@ -388,3 +388,38 @@ struct GitHubEndToEndTests {
         }
     }
 }
+
+@Suite("publishing many findings", .serialized)
+struct ManyFindingsTests {
+    @Test("more than 50 annotations go in requests of at most 50, every one posted once")
+    func annotationBatches() async throws {
+        let lines = (1...120).map { "+  console.log(\"step \($0)\", value);" }
+        let diff =
+            "diff --git a/web/src/trace.ts b/web/src/trace.ts\nnew file mode 100644\n--- /dev/null\n+++ b/web/src/trace.ts\n"
+            + "@@ -0,0 +1,120 @@\n" + lines.joined(separator: "\n") + "\n"
+        let keys = try await AppKeys.make()
+        try await FakeGitHub.with(appID: appID, appPublicKey: keys.publicKey) { github in
+            try await QueueFixture.with { fixture in
+                try await github.addPull(repo: "acme/api", number: 7, headSHA: shaA, diff: diff)
+                let id = try await fixture.pool.run(try EnqueueTask(try publishTask(sha: shaA))).id
+                let worker = try RunningProcess(
+                    "queue-worker", ["--instance", "many"],
+                    environment: try forgeWorkerEnvironment(fixture, github: github, keys: keys))
+                defer { Task { await worker.stop() } }
+                #expect(try await settle(fixture, id), "\(worker.log.suffix(3000))")
+                #expect(try await github.list("invalid").isEmpty)
+                let run = try #require(try await github.list("check_runs").first)
+                let annotations = run["annotations"] as? [[String: Any]] ?? []
+                let findings = try await fixture.scalar(
+                    Int.self, "SELECT count(*)::int FROM findings WHERE line IS NOT NULL")
+                #expect(findings > 100, "\(findings) findings with a line")
+                #expect(annotations.count == findings)
+                let keysPosted = annotations.map {
+                    "\($0["path"] ?? ""):\($0["start_line"] ?? ""):\($0["title"] ?? "")"
+                }
+                #expect(Set(keysPosted).count == keysPosted.count, "an annotation was posted twice")
+                #expect(run["updates"] as? Int == (findings + 49) / 50)
+            }
+        }
+    }
+}

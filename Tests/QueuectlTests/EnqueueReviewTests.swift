@@ -81,6 +81,29 @@ func reviewResult(
 
 @Suite("queuectl enqueue review", .serialized)
 struct EnqueueReviewTests {
+    @Test("--pr-url of a GitHub Enterprise Server: accepted when GITHUB_API_URL names its API, refused otherwise")
+    func enterprisePullRequestURL() async throws {
+        try await QueueFixture.with(poolSize: 2) { fixture in
+            let cli = CLI(fixture: fixture)
+            let url = "https://ghe.example.com/acme/api/pull/3"
+            let refused = try await cli.run(["enqueue", "review", "--pr-url", url])
+            #expect(refused.status == 2)
+            #expect(refused.standardError.contains("--pr-url must look like https://github.com/OWNER/NAME/pull/N"))
+            let accepted = try await cli.run(
+                ["enqueue", "review", "--pr-url", url],
+                environment: ["GITHUB_API_URL": "https://ghe.example.com/api/v3"])
+            #expect(accepted.status == 0, "\(accepted.standardError)")
+            let id = try #require(Int64(accepted.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)))
+            let request = try #require(try await fixture.pool.run(FetchTask(id: id))).payload.decode(ReviewRequest.self)
+            #expect(request.repo == "acme/api" && request.prNumber == 3 && request.prURL == url)
+            let other = try await cli.run(
+                ["enqueue", "review", "--pr-url", "https://evil.example.com/acme/api/pull/3"],
+                environment: ["GITHUB_API_URL": "https://ghe.example.com/api/v3"])
+            #expect(other.status == 2)
+            #expect(other.standardError.contains("--pr-url must look like https://ghe.example.com/OWNER/NAME/pull/N"))
+        }
+    }
+
     @Test("--pr-url: repo and number come from the URL, the dedupe key from --head-sha; --force and --dedupe-key")
     func pullRequestURL() async throws {
         try await QueueFixture.with(poolSize: 2) { fixture in
