@@ -53,7 +53,7 @@ done
 [ -n "$address" ] || { tail -n 20 "$WORK/webhook.log" >&2; echo "github-example: queue-webhook did not become ready" >&2; exit 1; }
 
 python3 - "$ROOT" "$GITHUB" "$address" "$SECRET" <<'PY'
-import hashlib, hmac, json, sys, time, urllib.request
+import hashlib, hmac, json, os, subprocess, sys, time, urllib.request
 
 root, github, address, secret = sys.argv[1:5]
 orders = open(f"{root}/scripts/demo/1-orders-sql.diff").read()
@@ -94,12 +94,21 @@ def deliver(action, sha, delivery):
           f"{json.loads(answer)['status']}")
 
 
+def queue_idle():
+    # The publish node posts the check run's end, the summary comment and then the review: the task is finished only
+    # once all three are posted.
+    query = "SELECT count(*) FROM tasks WHERE state IN ('pending', 'running')"
+    busy = subprocess.run(["psql", "-XAt", os.environ["DATABASE_URL"], "-c", query],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    return busy == "0"
+
+
 def wait_for(condition, what):
     deadline = time.time() + 120
     while time.time() < deadline:
         current = state()
-        if condition(current):
-            return current
+        if condition(current) and queue_idle():
+            return state()
         time.sleep(0.2)
     sys.exit(f"github-example: timed out waiting for {what}")
 

@@ -48,12 +48,16 @@ struct WorkerProcessTests {
     @Test("the tasks of a worker killed with SIGKILL are rescued within one lease period and finish elsewhere")
     func rescueAfterSigkill() async throws {
         try await QueueFixture.with { fixture in
+            // Reviews that the victim cannot finish however slow the machine is (it waits ten minutes in fetch_diff
+            // before it works) and that the rescuer, without that delay, finishes at once.
+            let diff = #"diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -0,0 +1 @@\n+x = 1\n"#
             let ids = try await fixture.pool.run(
-                try EnqueueTasks((0..<3).map { _ in task(payload: #"{"sleep_ms": 1500}"#) })
+                try EnqueueTasks((0..<3).map { _ in task("review", payload: #"{"source": {"diff": "\#(diff)"}}"#) })
             ).map(
                 \.id)
             let victim = try RunningProcess(
-                "queue-worker", ["--instance", "victim"], environment: try workerEnvironment(fixture))
+                "queue-worker", ["--instance", "victim"],
+                environment: try workerEnvironment(fixture, ["AGENTQUEUE_NODE_DELAYS": "fetch_diff=600000"]))
             let claimed = try await eventually(timeout: .seconds(20)) {
                 try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks WHERE state = 'running'") == 3
             }
@@ -165,7 +169,8 @@ struct WorkerProcessTests {
             )
             .id
             let badPayload = try await fixture.pool.run(try EnqueueTask(task(payload: #"{"sleep_ms": "soon"}"#))).id
-            let cancelled = try await fixture.pool.run(try EnqueueTask(task(payload: #"{"sleep_ms": 1500}"#))).id
+            // Long enough that it cannot finish before its worker hears of the cancel, however busy the machine.
+            let cancelled = try await fixture.pool.run(try EnqueueTask(task(payload: #"{"sleep_ms": 60000}"#))).id
             let worker = try RunningProcess(
                 "queue-worker", ["--instance", "robust"], environment: try workerEnvironment(fixture))
             let started = try await eventually {
