@@ -33,7 +33,7 @@ DECLARE
         'release_task(bigint, uuid, text)',
         'finish_cancelled_task(bigint, uuid)',
         'rescue_tasks(integer, interval, interval, text, text)',
-        'write_checkpoints(bigint, uuid, text[], jsonb[], double precision[])',
+        'write_checkpoints(bigint, uuid, text[], jsonb[], double precision[], timestamptz[])',
         'lock_task_lease(bigint, uuid)',
         'record_review(bigint, uuid, jsonb)',
         'register_worker(text, text, text, uuid, integer, text, text[], integer, interval)',

@@ -2,6 +2,12 @@ public import Logging
 public import PostgresClient
 public import TaskQueue
 
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
 /// What a graph run did.
 public struct GraphRunReport: Sendable {
     /// Every node's output (loaded or computed).
@@ -107,11 +113,12 @@ public struct GraphRunner: Sendable {
                     let inputs = NodeInputs(outputs: done, durations: resumed.merging(executed) { $1 })
                     context.logger.debug("node started", metadata: ["node": "\(node.name)"])
                     group.addTask {
+                        let startedAt = Date()
                         let start = clock.now
                         let output = try await withTimeout(node.timeout, node: node.name) {
                             try await node.body(inputs)
                         }
-                        return .finished(node.name, output, clock.now - start)
+                        return .finished(node.name, output, clock.now - start, startedAt)
                     }
                 }
             }
@@ -136,7 +143,7 @@ public struct GraphRunner: Sendable {
             if let stop, stopNow() { throw stop }
             while let event = try await group.next() {
                 switch event {
-                case .finished(let name, let output, let duration):
+                case .finished(let name, let output, let duration, let startedAt):
                     running.remove(name)
                     done[name] = output
                     executed[name] = duration
@@ -146,7 +153,9 @@ public struct GraphRunner: Sendable {
                     )
                     if checkpoints != nil {
                         unwritten.append(
-                            .init(node: name, version: byName[name]!.outputVersion, output: output, duration: duration)
+                            .init(
+                                node: name, version: byName[name]!.outputVersion, output: output, duration: duration,
+                                startedAt: startedAt)
                         )
                     }
                 case .windowElapsed:
@@ -184,7 +193,7 @@ public struct GraphRunner: Sendable {
 /// What a graph run waits for: a node finished, a checkpoint write (of these nodes) came back, or the window for
 /// gathering checkpoints into one write has passed.
 enum GraphEvent: Sendable {
-    case finished(String, PostgresJSON, Duration)
+    case finished(String, PostgresJSON, Duration, Date)
     case written([String], [String: CheckpointWrite])
     case windowElapsed
 }

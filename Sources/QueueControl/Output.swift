@@ -130,8 +130,10 @@ func formatAge(seconds: Double) -> String {
     return "\(total / 86_400)d\(two(total / 3600 % 24))h"
 }
 
-/// Milliseconds for people: `12.5ms`, `850ms`, `1.25s`, `2m05s`.
+/// Milliseconds for people: `40µs`, `12.5ms`, `850ms`, `1.25s`, `2m05s`.
 func formatMilliseconds(_ milliseconds: Double) -> String {
+    // A rule agent's work on a small diff takes microseconds: "0.0ms" would say nothing.
+    if milliseconds > 0 && milliseconds < 0.95 { return "\(Int((milliseconds * 1000).rounded()))µs" }
     if milliseconds < 100 { return format1(milliseconds) + "ms" }
     if milliseconds < 1000 { return "\(Int(milliseconds.rounded()))ms" }
     if milliseconds < 60_000 { return format2(milliseconds / 1000) + "s" }

@@ -172,23 +172,24 @@ struct ShowCommand: AsyncParsableCommand {
 
         if !checkpoints.isEmpty {
             print("\ncheckpoints")
-            let starts = checkpoints.map { $0.createdAt.addingTimeInterval(-$0.durationMilliseconds / 1000) }
-            let origin = starts.min() ?? now
-            let end = checkpoints.map(\.createdAt).max() ?? now
+            // Bars run from each node's own start to its own end (not to its checkpoint's write, which nodes that
+            // finished together share).
+            let origin = checkpoints.map(\.startedAt).min() ?? now
+            let end = checkpoints.map(\.finishedAt).max() ?? now
             let span = max(end.timeIntervalSince(origin), 0.001)
             let columns = 30
             let table = TextTable(
-                headers: ["NODE", "ATTEMPT", "WORKER", "AT", "DURATION", "TIMELINE"], rightAligned: [1, 3, 4])
-            for (checkpoint, start) in zip(checkpoints, starts) {
-                let from = Int((start.timeIntervalSince(origin) / span * Double(columns)).rounded(.down))
+                headers: ["NODE", "ATTEMPT", "WORKER", "START", "DURATION", "TIMELINE"], rightAligned: [1, 3, 4])
+            for checkpoint in checkpoints {
+                let from = Int((checkpoint.startedAt.timeIntervalSince(origin) / span * Double(columns)).rounded(.down))
                 let to = max(
-                    from + 1, Int((checkpoint.createdAt.timeIntervalSince(origin) / span * Double(columns)).rounded()))
+                    from + 1, Int((checkpoint.finishedAt.timeIntervalSince(origin) / span * Double(columns)).rounded()))
                 let bar =
                     String(repeating: " ", count: min(from, columns - 1))
                     + String(repeating: "█", count: min(to, columns) - min(from, columns - 1))
                 table.add([
                     checkpoint.node, String(checkpoint.attempt), checkpoint.worker,
-                    "+" + formatMilliseconds(checkpoint.createdAt.timeIntervalSince(origin) * 1000),
+                    "+" + formatMilliseconds(checkpoint.startedAt.timeIntervalSince(origin) * 1000),
                     formatMilliseconds(checkpoint.durationMilliseconds), "|" + bar.padding(columns) + "|",
                 ])
             }

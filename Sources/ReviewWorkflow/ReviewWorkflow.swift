@@ -170,19 +170,30 @@ public struct ReviewHandler: TaskHandler {
             nodes.append(
                 GraphNode(kind.rawValue, dependsOn: ["fetch_diff"], timeout: timeout, output: AgentOutput.self) {
                     done in
-                    try await Self.pause(delays[kind.rawValue])
+                    // The agent's own work: its rules (timed on the agent thread that runs them), its model call and
+                    // any injected delay, without the waits for a thread around them, so that agent_performance tells
+                    // agents apart even when they queue for the same threads.
+                    let clock = ContinuousClock()
+                    var work = try await clock.measure { try await Self.pause(delays[kind.rawValue]) }
                     let fetched = try done.output(of: "fetch_diff", as: FetchOutput.self)
-                    guard fetched.skipped == nil else { return AgentOutput(findings: []) }
-                    let (input, rules) = try await withTaskExecutorPreference(threads) {
-                        () async throws -> (ReviewInput, [Finding]) in
+                    guard fetched.skipped == nil else { return AgentOutput(findings: [], work: work) }
+                    let (input, rules, rulesWork) = try await withTaskExecutorPreference(threads) {
+                        () async throws -> (ReviewInput, [Finding], Duration) in
                         let input = try inputs.input(from: fetched)
-                        guard input.configuration.isEnabled(kind) else { return (input, []) }
+                        guard input.configuration.isEnabled(kind) else { return (input, [], .zero) }
                         let mode = configuration.modelReviewer?.mode(for: kind) ?? .rules
-                        return (input, mode.usesRules ? try await ReviewAgents.agent(kind).review(input) : [])
+                        guard mode.usesRules else { return (input, [], .zero) }
+                        let start = clock.now
+                        let rules = try await ReviewAgents.agent(kind).review(input)
+                        return (input, rules, clock.now - start)
                     }
-                    guard input.configuration.isEnabled(kind) else { return AgentOutput(findings: []) }
-                    return try await Self.model(
+                    work += rulesWork
+                    guard input.configuration.isEnabled(kind) else { return AgentOutput(findings: [], work: work) }
+                    let start = clock.now
+                    var output = try await Self.model(
                         kind, rules: rules, input: input, configuration: configuration, context: context)
+                    output.workMilliseconds = (work + (clock.now - start)).inMilliseconds
+                    return output
                 }
             )
         }
@@ -289,7 +300,7 @@ public struct ReviewHandler: TaskHandler {
         return AgentOutput(findings: ModelReviewer.merge(rules: rules, model: model.findings), model: model)
     }
 
-    /// The review's rows and the task's result, from the graph's outputs and each agent node's duration (from this
+    /// The review's rows and the task's result, from the graph's outputs and each agent's own work time (from this
     /// run, or its checkpoint when resumed).
     static func records(
         request: ReviewRequest,
@@ -312,7 +323,7 @@ public struct ReviewHandler: TaskHandler {
             agents.append(
                 AgentRun(
                     agent: kind.rawValue,
-                    executionTimeMilliseconds: durations[kind.rawValue]?.inMilliseconds ?? 0,
+                    executionTimeMilliseconds: output.workMilliseconds ?? durations[kind.rawValue]?.inMilliseconds ?? 0,
                     findingsCount: output.findings.count,
                     model: usage?.model,
                     promptTokens: usage?.promptTokens,
@@ -414,10 +425,19 @@ struct PublishOutput: Codable, Sendable {
 struct AgentOutput: Codable, Sendable {
     var findings: [Finding]
     var model: ModelReview?
+    /// How long the agent's own work took (its rules, its model call), in milliseconds; absent from checkpoints of
+    /// earlier versions, whose node duration stands in for it.
+    var workMilliseconds: Double?
 
-    init(findings: [Finding], model: ModelReview? = nil) {
+    init(findings: [Finding], model: ModelReview? = nil, work: Duration? = nil) {
         self.findings = findings
         self.model = model
+        self.workMilliseconds = work?.inMilliseconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case findings, model
+        case workMilliseconds = "work_ms"
     }
 }
 

@@ -57,12 +57,19 @@ public struct CheckpointRow: Encodable, Sendable {
     public let attempt: Int
     public let worker: String
     public let durationMilliseconds: Double
+    /// When the checkpoint was written (nodes that finish together share one write).
     public let createdAt: Date
+    /// When the node began its work.
+    public let startedAt: Date
+
+    /// When the node ended its work.
+    public var finishedAt: Date { startedAt.addingTimeInterval(durationMilliseconds / 1000) }
 
     enum CodingKeys: String, CodingKey {
         case node, attempt, worker
         case durationMilliseconds = "duration_ms"
         case createdAt = "created_at"
+        case startedAt = "started_at"
     }
 }
 

@@ -381,12 +381,15 @@ public struct CheckpointOutput: Sendable {
     public var output: PostgresJSON
     /// How long the node ran.
     public var duration: Duration
+    /// When the node began its work (the worker's clock).
+    public var startedAt: Date
 
     /// Creates a node output.
-    public init(node: String, version: Int, output: PostgresJSON, duration: Duration) {
+    public init(node: String, version: Int, output: PostgresJSON, duration: Duration, startedAt: Date) {
         self.node = node
         self.version = version
         self.output = output
         self.duration = duration
+        self.startedAt = startedAt
     }
 }

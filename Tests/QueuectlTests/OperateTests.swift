@@ -123,16 +123,23 @@ struct OperateTests {
             try await fixture.pool.execute("UPDATE tasks SET run_after = now() WHERE id = \(id)")
             let second = try await claimNext(fixture)
             #expect(second.lease.attempt == 2)
-            for (node, milliseconds) in [("fetch_diff", 20.0), ("security", 150.0), ("scale", 90.0), ("verdict", 5.0)] {
+            // Each node's own start: the agents start when fetch_diff ends, the verdict when the slowest agent ends. The
+            // agents' checkpoints are written together, later than either ended; the timeline must not care.
+            let origin = Date(timeIntervalSince1970: 1_800_000_000)
+            let nodes: [(String, Double, Double)] = [
+                ("fetch_diff", 0, 20), ("security", 20, 150), ("scale", 20, 90), ("verdict", 170, 5),
+            ]
+            for group in [[nodes[0]], [nodes[2], nodes[1]], [nodes[3]]] {
                 let written = try await pool.run(
                     WriteCheckpoints(
                         lease: second.lease,
-                        [
+                        group.map { node, start, milliseconds in
                             CheckpointOutput(
                                 node: node, version: 1, output: PostgresJSON(text: "{}"),
-                                duration: .milliseconds(Int64(milliseconds)))
-                        ]))
-                #expect(written == [node: .written])
+                                duration: .milliseconds(Int64(milliseconds)),
+                                startedAt: origin.addingTimeInterval(start / 1000))
+                        }))
+                #expect(written == Dictionary(uniqueKeysWithValues: group.map { ($0.0, CheckpointWrite.written) }))
             }
             let result = reviewResult(.changesRequested)
             let reviewID = try await fixture.scalar(
@@ -160,7 +167,17 @@ struct OperateTests {
                 #expect(out.contains("\n    \(node) ") || out.contains("  \(node)  "))
             }
             #expect(out.contains("150ms"))
-            #expect(out.contains("|"))
+            // START is the node's own start; each bar begins where the nodes it depends on ended (175 ms in 30 columns).
+            let timeline = out.split(separator: "\n").filter { $0.contains("|") && $0.contains("test/1/boot") }
+            #expect(timeline.count == 4, "\(out)")
+            let bars = timeline.map { $0.split(separator: "|", omittingEmptySubsequences: false)[1] }
+            if bars.count == 4 {
+                #expect(timeline[2].contains("+20.0ms") && timeline[2].contains("security"), "\(out)")
+                #expect(bars[0].hasPrefix("███ "), "\(out)")
+                #expect(bars[1].hasPrefix("   █") && bars[2].hasPrefix("   █"), "\(out)")
+                #expect(bars[3].hasPrefix(String(repeating: " ", count: 29) + "█"), "\(out)")
+                #expect(timeline[3].contains("+170ms"), "\(out)")
+            }
             #expect(
                 out.contains(
                     "task \(id): changes_requested · 3 findings (security 1, scale 0, quality 2, architecture 0) · 1.23s"
@@ -185,6 +202,7 @@ struct OperateTests {
                     let node: String
                     let attempt: Int
                     let duration_ms: Double
+                    let started_at: String
                 }
                 struct Review: Decodable {
                     let verdict_status: String
@@ -210,8 +228,9 @@ struct OperateTests {
             #expect(shown.attempts.map(\.outcome) == ["failed, retried: GitHub timed out", "succeeded"])
             #expect(shown.attempts.allSatisfy { $0.worker == "test/1/boot" && $0.duration_ms >= 0 })
             #expect(shown.errors.map(\.message) == ["GitHub timed out"])
-            #expect(shown.checkpoints.map(\.node) == ["fetch_diff", "security", "scale", "verdict"])
-            #expect(shown.checkpoints.map(\.duration_ms) == [20, 150, 90, 5])
+            #expect(shown.checkpoints.map(\.node) == ["fetch_diff", "scale", "security", "verdict"])
+            #expect(shown.checkpoints.map(\.duration_ms) == [20, 90, 150, 5])
+            #expect(shown.checkpoints.map(\.started_at).allSatisfy { $0.hasPrefix("2027-01-15T08:") })
             #expect(shown.checkpoints.allSatisfy { $0.attempt == 2 })
             #expect(shown.review?.verdict_status == "changes_requested")
             #expect(shown.review?.review_id == reviewID)

@@ -1,4 +1,5 @@
 import AgentGraph
+import Foundation
 import PostgresClient
 import TaskQueue
 import TestSupport
@@ -17,7 +18,7 @@ struct CheckpointBatchTests {
             func output(_ node: String, _ value: Int) -> CheckpointOutput {
                 .init(
                     node: node, version: 1, output: PostgresJSON(text: #"{"value":\#(value)}"#),
-                    duration: .milliseconds(3))
+                    duration: .milliseconds(3), startedAt: Date())
             }
             func checkpointed() async throws -> Bool {
                 try await fixture.scalar(Bool.self, "SELECT checkpointed FROM tasks WHERE id = \(claimed.lease.taskID)")

@@ -100,6 +100,57 @@ struct ReviewWorkflowProcessTests {
         }
     }
 
+    @Test("each agent's own time is stored, told apart from the others'; each node's start follows its inputs' ends")
+    func nodeTimings() async throws {
+        try await QueueFixture.with { fixture in
+            let id = try await fixture.pool.run(
+                try EnqueueTask(try reviewTask(ReviewRequest(source: .diff(sampleDiff), repo: "acme/api", prNumber: 9)))
+            ).id
+            // Known, different amounts of work per agent (spaced widely: a busy machine delays wake-ups).
+            let delays = ["security": 100.0, "scale": 400.0, "quality": 700.0, "architecture": 1000.0]
+            let worker = try RunningProcess(
+                "queue-worker", ["--instance", "timings"],
+                environment: try reviewWorkerEnvironment(
+                    fixture,
+                    ["AGENTQUEUE_NODE_DELAYS": delays.map { "\($0.key)=\(Int($0.value))" }.joined(separator: ",")])
+            )
+            let finished = try await eventually(timeout: .seconds(30)) {
+                try await fixture.pool.run(FetchTask(id: id))?.state == .succeeded
+            }
+            #expect(finished, "\(worker.log)")
+            worker.send(SIGTERM)
+            #expect(await worker.waitForExit() == 0)
+
+            let stored = try await fixture.pool.query(
+                "SELECT agent, execution_time_ms FROM agent_performance WHERE task_id = \(id)")
+            let measured = Dictionary(
+                uniqueKeysWithValues: try stored.map {
+                    (try $0.decode(String.self, "agent"), try $0.decode(Double.self, "execution_time_ms"))
+                })
+            #expect(Set(measured.keys) == Set(delays.keys))
+            for (agent, delay) in delays {
+                let time = measured[agent] ?? 0
+                #expect(time >= delay && time < delay + 250, "\(agent): \(time) ms for \(delay) ms of work")
+            }
+
+            // Each node starts no earlier than the nodes it depends on end (start and end are the node's own, not
+            // its checkpoint's write).
+            let rows = try await fixture.pool.run(ListCheckpoints(taskID: id))
+            let byNode = Dictionary(uniqueKeysWithValues: rows.map { ($0.node, $0) })
+            let tolerance = 0.001
+            for agent in delays.keys {
+                let node = try #require(byNode[agent])
+                let fetch = try #require(byNode["fetch_diff"])
+                #expect(node.startedAt.timeIntervalSince(fetch.finishedAt) >= -tolerance, "\(agent)")
+            }
+            let verdict = try #require(byNode["verdict"])
+            let agentEnds = delays.keys.compactMap { byNode[$0]?.finishedAt }
+            let lastAgentEnd = try #require(agentEnds.max())
+            #expect(verdict.startedAt.timeIntervalSince(lastAgentEnd) >= -tolerance)
+            #expect(rows.map(\.node).first == "fetch_diff" && rows.map(\.node).last == "verdict")
+        }
+    }
+
     @Test("cancellation takes effect at the next node boundary")
     func cancelAtBoundary() async throws {
         try await QueueFixture.with { fixture in

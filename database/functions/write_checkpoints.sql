@@ -1,10 +1,11 @@
 -- The checkpoints of nodes that finished together (the four agents of a review), written in one statement under the
 -- lease fence: the task row is locked FOR SHARE while the lease is checked, each node's row is
 -- inserted if absent, and the task is marked checkpointed on its first write. Returns, per node, 'written',
--- 'exists' (an earlier attempt wrote it; the first result stays) or 'lease_lost' (nothing was written).
+-- 'exists' (an earlier attempt wrote it; the first result stays) or 'lease_lost' (nothing was written). `started_at`
+-- is when each node began (NULL from a worker older than migration 009).
 -- PL/pgSQL, so that its statements are planned once per session.
 CREATE OR REPLACE FUNCTION write_checkpoints(task_id bigint, lease_token uuid, nodes text[], outputs jsonb[],
-                                             durations_ms double precision[])
+                                             durations_ms double precision[], started_at timestamptz[] DEFAULT NULL)
 RETURNS TABLE (node text, outcome text)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -26,9 +27,10 @@ BEGIN
     END IF;
     RETURN QUERY
     WITH inserted AS (
-        INSERT INTO task_checkpoints AS c (task_id, node, output, attempt, worker, duration_ms)
-        SELECT write_checkpoints.task_id, i.node, i.output, v_attempt, v_owner, i.duration_ms
-        FROM unnest(nodes, outputs, durations_ms) AS i(node, output, duration_ms)
+        INSERT INTO task_checkpoints AS c (task_id, node, output, attempt, worker, duration_ms, started_at)
+        SELECT write_checkpoints.task_id, i.node, i.output, v_attempt, v_owner, i.duration_ms, i.started_at
+        FROM unnest(nodes, outputs, durations_ms, coalesce(write_checkpoints.started_at, '{}'::timestamptz[]))
+            AS i(node, output, duration_ms, started_at)
         ON CONFLICT ON CONSTRAINT task_checkpoints_pkey DO NOTHING
         RETURNING c.node
     )

@@ -6,7 +6,8 @@ public import PostgresClient
     import Foundation
 #endif
 
-/// A task's checkpoints in the order they were written, without their outputs (for `show`'s timeline).
+/// A task's checkpoints in the order their nodes started, without their outputs (for `show`'s timeline). A checkpoint
+/// written before migration 009 has no start time: its node is taken to have started its duration before the write.
 public struct ListCheckpoints: PostgresStatement {
     /// The task.
     public let taskID: Int64
@@ -18,8 +19,10 @@ public struct ListCheckpoints: PostgresStatement {
 
     public var query: PostgresQuery {
         """
-        SELECT node, attempt, worker, duration_ms, created_at FROM task_checkpoints
-        WHERE task_id = \(taskID) ORDER BY created_at, node
+        SELECT node, attempt, worker, duration_ms, created_at,
+            coalesce(started_at, created_at - duration_ms * interval '1 millisecond') AS started_at
+        FROM task_checkpoints
+        WHERE task_id = \(taskID) ORDER BY 6, node
         """
     }
 
@@ -30,7 +33,8 @@ public struct ListCheckpoints: PostgresStatement {
                 attempt: try row.decode(Int.self, "attempt"),
                 worker: try row.decode(String.self, "worker"),
                 durationMilliseconds: try row.decode(Double.self, "duration_ms"),
-                createdAt: try row.decode(Date.self, "created_at")
+                createdAt: try row.decode(Date.self, "created_at"),
+                startedAt: try row.decode(Date.self, "started_at")
             )
         }
     }

@@ -24,7 +24,8 @@ public struct WriteCheckpoints: PostgresStatement {
             """
             SELECT node, outcome, set_config('synchronous_commit', 'off', true) AS commit_mode
             FROM write_checkpoints(\(lease.taskID), \(lease.token)::uuid, \(outputs.map(\.node))::text[],
-                \(documents)::jsonb[], \(outputs.map(\.duration.inMilliseconds))::double precision[])
+                \(documents)::jsonb[], \(outputs.map(\.duration.inMilliseconds))::double precision[],
+                \(outputs.map(\.startedAt))::timestamptz[])
             """
         ).preparedStatement()
     }
