@@ -29,27 +29,27 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/check-sarif.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 logs=()
 
-review() {  # review NAME ARGS...: writes $work/NAME.sarif; exit status 0 or 10 (findings) is fine
+review() {  # review NAME ARGS...: writes $work/NAME.sarif; a verdict's status (0, 5, 6) or 10 (--fail-on) is fine
     local name="$1"
     shift
     local status=0
     "$queuectl" review --format sarif "$@" >"$work/$name.sarif" || status=$?
-    if [[ $status -ne 0 && $status -ne 10 ]]; then
+    if [[ $status -ne 0 && $status -ne 5 && $status -ne 6 && $status -ne 10 ]]; then
         echo "check-sarif: queuectl review $* exited with $status" >&2
         exit 1
     fi
     logs+=("$work/$name.sarif")
 }
 
-# 1. Sample diffs from files and from standard input. An empty change is refused (exit 1, nothing on stdout): an
+# 1. Sample diffs from files and from standard input. An empty change is refused (exit 2, nothing on stdout): an
 #    approval of nothing would let a CI job whose `git diff` failed pass.
 review findings --diff "$fixtures/sample-findings.diff" --fail-on high
 review clean --diff "$fixtures/sample-clean.diff"
 review stdin --diff - <"$fixtures/sample-findings.diff"
 status=0
 "$queuectl" review --format sarif --diff /dev/null >"$work/empty.sarif" 2>/dev/null || status=$?
-if [[ $status -ne 1 || -s "$work/empty.sarif" ]]; then
-    echo "check-sarif: an empty diff must be refused with exit 1 and no SARIF (got $status)" >&2
+if [[ $status -ne 2 || -s "$work/empty.sarif" ]]; then
+    echo "check-sarif: an empty diff must be refused with exit 2 and no SARIF (got $status)" >&2
     exit 1
 fi
 

@@ -18,23 +18,28 @@ enum CLIExit {
     static let usage = ExitCode(2)
     static let notFound = ExitCode(3)
     static let timeout = ExitCode(4)
-    /// `enqueue review --wait`: the review approved the change with comments.
+    /// A review (`review`, `enqueue review --wait`) approved the change with comments (without `--fail-on`).
     static let approvedWithComments = ExitCode(5)
-    /// `enqueue review --wait`: the review requested changes.
+    /// A review requested changes (without `--fail-on`).
     static let changesRequested = ExitCode(6)
+    /// A review has a finding at or above the `--fail-on` severity.
+    static let findingsAtThreshold = ExitCode(10)
     /// Interrupted (Ctrl-C).
     static let interrupted = ExitCode(130)
 
     /// The exit-code table printed in the root command's help.
     static let helpText = """
         Exit codes:
-          0  success (enqueue review --wait: the review approved the change)
-          1  failure (database error, task dead or cancelled, ...)
-          2  usage error: invalid options or input (nothing was done)
-          3  not found (unknown task id)
-          4  timeout (--wait --timeout passed; the task keeps running)
-          5  enqueue review --wait: approved with comments
-          6  enqueue review --wait: changes requested
+          0    success; a review: approved (with --fail-on: nothing at or above it)
+          1    failure (database or git error, task dead or cancelled, ...)
+          2    usage error: invalid options or input (nothing was done)
+          3    not found (unknown task id)
+          4    timeout (--wait --timeout passed; the task keeps running)
+          5    a review approved the change with comments (without --fail-on)
+          6    a review requested changes (without --fail-on)
+          10   a review has a finding at or above --fail-on
+          130  interrupted (Ctrl-C; a waited-for task keeps running)
+        A review is `review` or `enqueue review --wait`.
         """
 }
 

@@ -17,7 +17,8 @@ public struct Console: Sendable {
         writeError: { writeAll(2, $0) },
         inputDescriptor: 0,
         environment: { name in getenv(name).map { String(cString: $0) } },
-        isTerminal: { isatty($0) == 1 }
+        isTerminal: { isatty($0) == 1 },
+        ownsSignals: true
     )
 
     /// The console of the running command.
@@ -29,6 +30,8 @@ public struct Console: Sendable {
     let inputDescriptor: Int32
     let environment: @Sendable (String) -> String?
     let isTerminal: @Sendable (Int32) -> Bool
+    /// Whether the command may take over SIGINT and SIGTERM (the process's console; never a test's).
+    let ownsSignals: Bool
 
     /// A console that collects the output and error streams in `capture`, reads standard input from
     /// `inputDescriptor`, sees only `environment`, and is never a terminal.
@@ -42,7 +45,8 @@ public struct Console: Sendable {
             writeError: { capture.append(error: $0) },
             inputDescriptor: inputDescriptor,
             environment: { environment[$0] },
-            isTerminal: { _ in false }
+            isTerminal: { _ in false },
+            ownsSignals: false
         )
     }
 

@@ -29,9 +29,10 @@ struct EnqueueReviewCommand: AsyncParsableCommand {
             review:OWNER/NAME#N@SHA: enqueueing it again while it is pending or running returns the live task. \
             --force enqueues a new task anyway; --dedupe-key sets your own key.
 
-            With --wait, queuectl waits for the verdict, prints it with the summary, and exits 0 (approved), \
-            5 (approved_with_comments) or 6 (changes_requested); 1 if the task died or was cancelled, 4 after \
-            --timeout.
+            With --wait, queuectl waits for the verdict, prints it with the summary, and exits like queuectl review: \
+            0 (approved), 5 (approved_with_comments) or 6 (changes_requested), or with --fail-on 10 when a finding \
+            is at least that severe and 0 otherwise; 1 if the task died or was cancelled, 4 after --timeout, 130 \
+            after Ctrl-C (the task keeps its place).
 
             With --from FILE, every non-blank line is a review request as the task stores it, for example \
             {"source": {"pr_url": "https://github.com/acme/api/pull/12"}, "repo": "acme/api", "pr_number": 12, \
@@ -108,12 +109,18 @@ struct EnqueueReviewCommand: AsyncParsableCommand {
 
     @OptionGroup var waiting: WaitOptions
 
+    @Option(name: .customLong("fail-on"), help: FailOnSeverity.help)
+    var failOn: FailOnSeverity?
+
     @Flag(help: "Print machine-readable JSON.")
     var json = false
 
     @OptionGroup var database: DatabaseOptions
 
     func validate() throws {
+        if failOn != nil, !waiting.wait {
+            throw ValidationError("--fail-on needs --wait: it judges the finished review")
+        }
         if force, dedupeKey != nil { throw ValidationError("--force means no dedupe key: leave out --dedupe-key") }
         if let dedupeKey, !(1...512).contains(dedupeKey.count) {
             throw ValidationError("--dedupe-key must be 1-512 characters")
@@ -189,10 +196,7 @@ struct EnqueueReviewCommand: AsyncParsableCommand {
                     $0.resolve(now: try await pool.run(DatabaseNow()))
                 }
                 let task = try makeTask(request, runAfter: runAfter, dedupeKey: dedupeKey)
-                let result = try await enqueueOne(task, pool: pool, json: json, quietID: waiting.wait)
-                if waiting.wait {
-                    try await waitForTask(result, pool: pool, timeout: waiting.timeout, json: json)
-                }
+                try await enqueueOne(task, pool: pool, json: json, waiting: waiting, failOn: failOn)
             }
         }
     }

@@ -1,15 +1,20 @@
 import ArgumentParser
+import Dispatch
 import Logging
 import PostgresClient
 import ReviewAgents
 import ReviewStore
 import ReviewWorkflow
+import Synchronization
 import TaskQueue
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
     import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
 #endif
 
 /// Where and when a task runs: shared by `enqueue review` and `enqueue task` (defaults for `--from` lines).
@@ -206,7 +211,8 @@ func enqueueBatches(
 }
 
 /// Enqueues one task and prints its id (or JSON); notes on stderr when a live duplicate was returned instead.
-func enqueueOne(_ task: NewTask, pool: PostgresConnectionPool, json: Bool, quietID: Bool = false) async throws
+private func enqueueAndPrint(_ task: NewTask, pool: PostgresConnectionPool, json: Bool, quietID: Bool = false)
+    async throws
     -> EnqueueResult
 {
     let result: EnqueueResult
@@ -224,7 +230,7 @@ func enqueueOne(_ task: NewTask, pool: PostgresConnectionPool, json: Bool, quiet
                 )
             )
         }
-    } else {
+    } else if !quietID {
         print(result.id)
         flushStandardOutput()
     }
@@ -237,13 +243,29 @@ func enqueueOne(_ task: NewTask, pool: PostgresConnectionPool, json: Bool, quiet
     return result
 }
 
-/// Waits for a task to finish and reports it: exit 0 when it succeeded (a review: by verdict, 0/5/6), 1 when it is
-/// dead or cancelled, 3 when it disappeared, 4 on timeout.
+/// Enqueues one task and, with `--wait`, waits for it. Ctrl-C is taken over before the task is stored, so that an
+/// interrupted wait always ends by saying what became of the task.
+func enqueueOne(
+    _ task: NewTask, pool: PostgresConnectionPool, json: Bool, waiting: WaitOptions, failOn: FailOnSeverity? = nil
+) async throws {
+    let interruption = waiting.wait ? WaitInterruption() : nil
+    defer { interruption?.end() }
+    let result = try await enqueueAndPrint(task, pool: pool, json: json, quietID: waiting.wait)
+    guard let interruption else { return }
+    try await waitForTask(
+        result, pool: pool, timeout: waiting.timeout, json: json, failOn: failOn, interruption: interruption)
+}
+
+/// Waits for a task to finish and reports it: exit 0 when it succeeded (a review: ``reviewExitCode(verdict:findings:failOn:)``),
+/// 1 when it is dead or cancelled, 3 when it disappeared, 4 on timeout, 130 on Ctrl-C (saying that the task keeps
+/// its place).
 func waitForTask(
     _ enqueued: EnqueueResult,
     pool: PostgresConnectionPool,
     timeout: Duration?,
-    json: Bool
+    json: Bool,
+    failOn: FailOnSeverity?,
+    interruption: WaitInterruption
 ) async throws {
     let id = enqueued.id
     let started = ContinuousClock.now
@@ -257,7 +279,7 @@ func waitForTask(
         }
         if progress.state.isTerminal {
             if showStatus { writeStandardError("\r\u{1B}[2K") }
-            try report(progress, id: id, deduplicated: enqueued.deduplicated, json: json)
+            try report(progress, id: id, deduplicated: enqueued.deduplicated, json: json, failOn: failOn)
             return
         }
         let waited = ContinuousClock.now - started
@@ -292,8 +314,56 @@ func waitForTask(
         }
         var sleep = interval
         if let timeout { sleep = min(sleep, max(.milliseconds(10), timeout - waited)) }
-        try await Task.sleep(for: sleep)
+        let wakeUp = ContinuousClock.now + sleep
+        while ContinuousClock.now < wakeUp, !interruption.requested {
+            try await Task.sleep(for: min(.milliseconds(50), wakeUp - ContinuousClock.now))
+        }
+        if interruption.requested {
+            if showStatus { writeStandardError("\r\u{1B}[2K") }
+            printError(
+                "queuectl: stopped waiting: task \(id) is still \(progress.state.rawValue) and keeps its place "
+                    + "(follow it with `queuectl show \(id)`, stop it with `queuectl cancel \(id)`)")
+            throw CLIExit.interrupted
+        }
         interval = min(interval * 2, .seconds(1))
+    }
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM while `--wait` waits: noted, so that the wait ends by saying what became of the task.
+/// Only on the process's own console; a test's in-process console leaves the process's signals alone.
+///
+/// `@unchecked Sendable`: `sources` is set in `init` and cleared in `end()` by the command that owns the value; the
+/// handlers only touch the atomic flag.
+final class WaitInterruption: @unchecked Sendable {
+    private final class Flag: Sendable {
+        let raised = Atomic<Bool>(false)
+    }
+
+    private let flag = Flag()
+    private var sources: [any DispatchSourceSignal] = []
+    private let ownsSignals = Console.current.ownsSignals
+
+    var requested: Bool { flag.raised.load(ordering: .relaxed) }
+
+    init() {
+        guard ownsSignals else { return }
+        let queue = DispatchQueue(label: "queuectl.wait.signals")
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+            source.setEventHandler { [flag] in flag.raised.store(true, ordering: .relaxed) }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// Gives SIGINT and SIGTERM back their default actions.
+    func end() {
+        guard ownsSignals, !sources.isEmpty else { return }
+        for source in sources { source.cancel() }
+        sources = []
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
     }
 }
 
@@ -312,7 +382,9 @@ struct WaitOutput: Encodable {
     }
 }
 
-private func report(_ progress: TaskProgress, id: Int64, deduplicated: Bool, json: Bool) throws {
+private func report(
+    _ progress: TaskProgress, id: Int64, deduplicated: Bool, json: Bool, failOn: FailOnSeverity?
+) throws {
     switch progress.state {
     case .succeeded:
         if progress.kind == "review" {
@@ -335,11 +407,10 @@ private func report(_ progress: TaskProgress, id: Int64, deduplicated: Bool, jso
                 let summary = terminalSafe(review.summary.trimmingTrailingNewlines(), keepingLineBreaks: true)
                 if !summary.isEmpty { print(summary) }
             }
-            switch review.verdictStatus {
-            case .approved: return
-            case .approvedWithComments: throw CLIExit.approvedWithComments
-            case .changesRequested: throw CLIExit.changesRequested
+            if let exit = reviewExitCode(verdict: review.verdictStatus, findings: review.findings, failOn: failOn) {
+                throw exit
             }
+            return
         }
         if json {
             try printJSON(

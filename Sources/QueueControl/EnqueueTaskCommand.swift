@@ -135,10 +135,7 @@ struct EnqueueTaskCommand: AsyncParsableCommand {
                 if let runAfter = placement.runAfter {
                     task.runAfter = runAfter.resolve(now: try await pool.run(DatabaseNow()))
                 }
-                let result = try await enqueueOne(task, pool: pool, json: json, quietID: waiting.wait)
-                if waiting.wait {
-                    try await waitForTask(result, pool: pool, timeout: waiting.timeout, json: json)
-                }
+                try await enqueueOne(task, pool: pool, json: json, waiting: waiting)
             }
         }
     }

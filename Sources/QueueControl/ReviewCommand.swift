@@ -17,47 +17,52 @@ struct ReviewCommand: AsyncParsableCommand {
         abstract: "Review a diff with the security, scale, quality and architecture agents (no database needed).",
         discussion: """
             Input is a unified diff (--diff FILE, or --diff - for standard input) or a range of a local git \
-            repository (--git PATH --base REV --head REV, compared from their merge base like a pull request).
+            repository (--git PATH --base REV --head REV, compared from their merge base like a pull request). \
+            An empty change is refused (exit 2) unless --allow-empty: a CI step whose git diff failed must not pass.
 
             Configuration comes from --config FILE; otherwise from .agentqueue.yml at the head revision (--git) \
             or in the current directory (--diff), when present.
 
-            Exit status:
-              0   nothing at or above --fail-on (always 0 without it)
-              1   unusable input: unreadable file, invalid diff or
-                  configuration, git failure
-              2   missing, conflicting or invalid options
+            --baseline FILE takes an earlier report of this command (--format json or sarif) and leaves out every \
+            finding it holds (by fingerprint): only new findings are reported, and only they set the exit status.
+
+            Exit status (the same as enqueue review --wait):
+              0   approved; with --fail-on: no finding at or above it
+              1   failure: git failed, the --output file could not be written
+              2   invalid options or input: an empty, unreadable or invalid diff,
+                  configuration or baseline; not a git repository; unknown revision
+              5   approved with comments (without --fail-on)
+              6   changes requested (without --fail-on)
               10  a finding at or above the --fail-on severity
+
+            Examples:
+              git diff origin/main...HEAD | queuectl review --diff -
+              queuectl review --git . --base origin/main --head HEAD \\
+                --format sarif --output review.sarif --fail-on high
+              queuectl review --git . --base origin/main --head HEAD \\
+                --baseline accepted.json --fail-on medium
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case markdown, json, sarif
-    }
 
-    enum Threshold: String, ExpressibleByArgument, CaseIterable {
-        case critical, high, medium, low
-
-        var severity: Severity {
+        var reportFormat: ReportFormat {
             switch self {
-            case .critical: .critical
-            case .high: .high
-            case .medium: .medium
-            case .low: .low
+            case .markdown: .markdown
+            case .json: .json
+            case .sarif: .sarif
             }
         }
     }
 
-    /// The exit status when a finding reaches the --fail-on severity.
-    static let findingsExitCode: Int32 = 10
-    /// The exit status of an invalid combination of options.
-    static let usageExitCode: Int32 = 2
-
     @Option(
         name: .customLong("diff"),
-        help: ArgumentHelp("Unified diff to review; - reads standard input.", valueName: "file|-"))
+        help: ArgumentHelp("Unified diff to review; - reads standard input.", valueName: "file|-"),
+        completion: .file())
     var diffPath: String?
 
-    @Option(help: ArgumentHelp("Local git repository to take the change from.", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("Local git repository to take the change from.", valueName: "path"), completion: .directory)
     var git: String?
 
     @Option(help: ArgumentHelp("Base revision of the range (with --git).", valueName: "rev"))
@@ -66,137 +71,189 @@ struct ReviewCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Head revision of the range (with --git).", valueName: "rev"))
     var head: String?
 
-    @Option(help: "Output format.")
-    var format: Format = .markdown
+    @Option(help: "Output format (default: markdown).")
+    var format: Format?
 
-    @Option(help: ArgumentHelp("Repository configuration (.agentqueue.yml format).", valueName: "file"))
+    @Flag(help: "The same as --format json.")
+    var json = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Write the report to this file (replaced atomically) and print a one-line verdict instead.",
+            valueName: "file"),
+        completion: .file())
+    var output: String?
+
+    @Option(
+        help: ArgumentHelp("Repository configuration (.agentqueue.yml format).", valueName: "file"), completion: .file()
+    )
     var config: String?
 
-    @Option(name: .customLong("fail-on"), help: "Exit with status 10 when a finding is at least this severe.")
-    var failOn: Threshold?
+    @Option(
+        help: ArgumentHelp("Leave out the findings of this earlier JSON or SARIF report.", valueName: "file"),
+        completion: .file())
+    var baseline: String?
 
-    /// The problem with the combination of options, if any. Checked in `run()` rather than `validate()` so
-    /// the message is printed once and the exit status is the suite's usage status, 2.
-    var optionProblem: String? {
+    @Option(name: .customLong("fail-on"), help: FailOnSeverity.help)
+    var failOn: FailOnSeverity?
+
+    @Flag(name: .customLong("allow-empty"), help: "Approve an empty change instead of refusing it.")
+    var allowEmpty = false
+
+    func validate() throws {
         switch (diffPath, git) {
         case (nil, nil):
-            "give the change to review: --diff FILE|- or --git PATH --base REV --head REV"
+            throw ValidationError("give the change to review: --diff FILE|- or --git PATH --base REV --head REV")
         case (.some, .some):
-            "use either --diff or --git, not both"
+            throw ValidationError("use either --diff or --git, not both")
         case (.some, nil):
-            base != nil || head != nil ? "--base and --head go with --git, not --diff" : nil
+            if base != nil || head != nil { throw ValidationError("--base and --head go with --git, not --diff") }
         case (nil, .some):
-            base == nil || head == nil ? "--git needs both --base and --head" : nil
+            if base == nil || head == nil { throw ValidationError("--git needs both --base and --head") }
         }
-    }
-
-    private func usageError(_ message: String) -> ExitCode {
-        Self.write("queuectl review: error: \(message)\n\(Self.usageString())\n", to: 2)
-        return ExitCode(Self.usageExitCode)
+        if json, let format, format != .json {
+            throw ValidationError("--json means --format json: leave out --format \(format.rawValue)")
+        }
+        if output?.isEmpty == true || output == "-" {
+            throw ValidationError("--output needs a file name (without --output, the report goes to standard output)")
+        }
     }
 
     func run() async throws {
-        if let problem = optionProblem { throw usageError(problem) }
-        let report: ReviewReport
-        do {
-            let diff: ParsedDiff
-            let configurationText: (text: String, source: String)?
-            if let git, let base, let head {
-                let range = GitRange(path: git, base: base, head: head)
-                diff = try await GitDiff.diff(range, rejectingEmpty: true)
-                if let config {
-                    configurationText = (try Self.readText(config), config)
-                } else {
-                    configurationText = try GitDiff.configurationText(range).map { ($0, "\(head):.agentqueue.yml") }
+        try await reportingErrors {
+            let (diff, configuration) = try await readChange()
+            var findings = try await ReviewAgents.reviewAll(ReviewInput(diff: diff, configuration: configuration))
+            if let baseline {
+                let accepted = try ReviewBaseline.read(baseline)
+                let filtered = accepted.filter(findings)
+                findings = filtered.kept
+                if filtered.accepted > 0 {
+                    printError(
+                        "queuectl: note: \(filtered.accepted) finding\(filtered.accepted == 1 ? " is" : "s are") in "
+                            + "the baseline \(baseline) and not reported")
                 }
+            }
+            let report = ReviewReport(diff: diff, findings: findings)
+            var text = try (json ? .json : format ?? .markdown).reportFormat.render(report)
+            if !text.hasSuffix("\n") { text += "\n" }
+            if let output {
+                try OutputFile.replace(output, with: text)
+                print("\(output): \(Self.headline(report))")
             } else {
-                let bytes = try Self.readBytes(diffPath ?? "-", limit: DiffLimits.default.maxBytes)
-                // An empty diff is an error, not an approval: a CI pipe whose `git diff` failed must not pass.
-                diff = try DiffParser.parse(bytes: bytes, rejectingEmpty: true)
-                if let config {
-                    configurationText = (try Self.readText(config), config)
-                } else if let local = try? Self.readText(RepositoryConfiguration.fileName) {
-                    configurationText = (local, RepositoryConfiguration.fileName)
-                } else {
-                    configurationText = nil
-                }
+                print(text, terminator: "")
             }
-            let configuration =
-                try configurationText.map {
-                    try RepositoryConfiguration.parse(yaml: $0.text, source: $0.source)
-                } ?? .default
-            let findings = try await ReviewAgents.reviewAll(ReviewInput(diff: diff, configuration: configuration))
-            report = ReviewReport(diff: diff, findings: findings)
-        } catch let error as DiffParseError {
-            throw Self.fail(error.description)
-        } catch let error as GitDiffError {
-            throw Self.fail(error.description)
-        } catch let error as ConfigurationError {
-            throw Self.fail(error.description)
-        } catch let error as InputError {
-            throw Self.fail(error.message)
-        }
-
-        var output = try format.reportFormat.render(report)
-        if !output.hasSuffix("\n") { output += "\n" }
-        Self.write(output, to: 1)
-        if let failOn, report.findings.contains(where: { $0.severity <= failOn.severity }) {
-            throw ExitCode(Self.findingsExitCode)
-        }
-    }
-
-    // MARK: Input and output (through the console)
-
-    struct InputError: Error {
-        let message: String
-    }
-
-    /// Reports unusable input and gives the exit status to throw.
-    static func fail(_ message: String) -> ExitCode {
-        write("queuectl review: error: \(message)\n", to: 2)
-        return ExitCode(1)
-    }
-
-    static func write(_ text: String, to descriptor: Int32) {
-        if descriptor == 2 { writeStandardError(text) } else { print(text, terminator: "") }
-    }
-
-    static func readText(_ path: String) throws(InputError) -> String {
-        String(decoding: try readBytes(path, limit: 1 << 20), as: UTF8.self)
-    }
-
-    /// Reads a whole file (or standard input for "-"), refusing more than `limit` bytes.
-    static func readBytes(_ path: String, limit: Int) throws(InputError) -> [UInt8] {
-        let standardInput = Console.current.inputDescriptor
-        let descriptor: Int32 = path == "-" ? standardInput : open(path, O_RDONLY)
-        guard descriptor >= 0 else {
-            throw InputError(message: "cannot read \(path): \(String(cString: strerror(errno)))")
-        }
-        defer { if descriptor != standardInput { close(descriptor) } }
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw InputError(message: "cannot read \(path): \(String(cString: strerror(errno)))")
-            }
-            if count == 0 { break }
-            result.append(contentsOf: chunk[0..<count])
-            if result.count > limit {
-                throw InputError(message: "\(path) is larger than the limit of \(limit) bytes")
+            flushStandardOutput()
+            if let exit = reviewExitCode(verdict: report.verdict.status, findings: report.findings, failOn: failOn) {
+                throw exit
             }
         }
-        return result
+    }
+
+    /// The parsed change and the repository configuration that applies to it.
+    private func readChange() async throws -> (ParsedDiff, RepositoryConfiguration) {
+        let bytes: [UInt8]
+        let configurationText: (text: String, source: String)?
+        let origin: String
+        if let git, let base, let head {
+            // The same checks as enqueue review: a clear "not a git repository" or "not a commit" (exit 2).
+            let range = try await GitCheck.resolve(path: git, base: base, head: head)
+            let fetched: FetchedDiff
+            do {
+                fetched = try await DiffSources().fetch(.git(path: range.path, base: range.base, head: range.head))
+            } catch {
+                throw CLIFailure(error.description)
+            }
+            bytes = fetched.bytes
+            configurationText = fetched.configuration.map { ($0, "\(head):\(RepositoryConfiguration.fileName)") }
+            origin = "git diff \(base)...\(head)"
+        } else {
+            let path = diffPath ?? "-"
+            let limit = DiffLimits.default.maxBytes
+            bytes = try InputFile.read(path, what: "the diff", limit: limit) { size in
+                "the diff is larger than \(InputFile.megabytes(limit)) (read \(InputFile.megabytes(size)) so far)"
+            }
+            configurationText = try Self.readConfiguration(RepositoryConfiguration.fileName, ifPresent: true).map {
+                ($0, RepositoryConfiguration.fileName)
+            }
+            origin = path == "-" ? "standard input" : path
+        }
+        let diff: ParsedDiff
+        do throws(DiffParseError) {
+            diff = try DiffParser.parse(bytes: bytes, rejectingEmpty: !allowEmpty)
+        } catch let error where error.code == .emptyDiff {
+            throw CLIFailure(
+                "the diff from \(origin) is empty: there is nothing to review (--allow-empty approves an empty change)",
+                exitCode: CLIExit.usage)
+        } catch {
+            throw CLIFailure(
+                "the diff from \(origin) cannot be reviewed: \(error.description)", exitCode: CLIExit.usage)
+        }
+        let chosen = try config.map { (text: try Self.readConfiguration($0, ifPresent: false) ?? "", source: $0) }
+        guard let chosen = chosen ?? configurationText else { return (diff, .default) }
+        do throws(ConfigurationError) {
+            return (diff, try RepositoryConfiguration.parse(yaml: chosen.text, source: chosen.source))
+        } catch {
+            throw CLIFailure(error.description, exitCode: CLIExit.usage)
+        }
+    }
+
+    /// A configuration file's text; nil when `ifPresent` and the file does not exist.
+    private static func readConfiguration(_ path: String, ifPresent: Bool) throws(CLIFailure) -> String? {
+        if ifPresent, access(path, F_OK) != 0 { return nil }
+        let bytes = try InputFile.read(path, what: "the configuration", limit: 1 << 20) { _ in
+            "the configuration '\(path)' is larger than 1 MB"
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `changes requested · 3 findings (1 high, 1 medium, 1 low) · 1 file, +5 −1`.
+    static func headline(_ report: ReviewReport) -> String {
+        let totals = report.verdict.totals
+        let counts = Severity.allCases.filter { totals[$0] > 0 }.map { "\(totals[$0]) \($0.rawValue)" }
+        let findings =
+            totals.total == 0
+            ? "no findings"
+            : "\(totals.total) finding\(totals.total == 1 ? "" : "s") (\(counts.joined(separator: ", ")))"
+        let files = "\(report.diff.files) file\(report.diff.files == 1 ? "" : "s")"
+        return
+            "\(report.verdict.status.title) · \(findings) · \(files), +\(report.diff.additions) −\(report.diff.deletions)"
     }
 }
 
-extension ReviewCommand.Format {
-    var reportFormat: ReportFormat {
-        switch self {
-        case .markdown: .markdown
-        case .json: .json
-        case .sarif: .sarif
+/// Writing a whole output file so that readers never see half of it: a temporary file beside it, renamed over it.
+enum OutputFile {
+    static func replace(_ path: String, with text: String) throws(CLIFailure) {
+        let temporary = path + ".tmp-\(getpid())"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw failure(path, errno) }
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeMutableBytes {
+                write(descriptor, $0.baseAddress! + offset, $0.count - offset)
+            }
+            if written < 0, errno == EINTR { continue }
+            guard written > 0 else {
+                let error = errno
+                close(descriptor)
+                unlink(temporary)
+                throw failure(path, error)
+            }
+            offset += written
         }
+        guard fsync(descriptor) == 0, close(descriptor) == 0 else {
+            let error = errno
+            unlink(temporary)
+            throw failure(path, error)
+        }
+        guard rename(temporary, path) == 0 else {
+            let error = errno
+            unlink(temporary)
+            throw failure(path, error)
+        }
+    }
+
+    private static func failure(_ path: String, _ error: Int32) -> CLIFailure {
+        CLIFailure("cannot write --output '\(path)': \(String(cString: strerror(error)))")
     }
 }

@@ -7,13 +7,13 @@ import Testing
 @Suite("queuectl: what an adversarial run found")
 struct AdversarialCLITests {
     @Test(
-        "an empty diff never approves: review refuses it (markdown, JSON and SARIF alike) with exit 1",
+        "an empty diff never approves: review refuses it (markdown, JSON and SARIF alike) with exit 2",
         arguments: [["--format", "markdown"], ["--format", "json"], ["--format", "sarif", "--fail-on", "high"]])
     func emptyReview(format: [String]) async throws {
         for input in ["", "\n  \n"] {
             let output = try await runQueuectl(["review", "--diff", "-"] + format, input: input)
-            #expect(output.status == 1, "\(output.standardOutput) \(output.standardError)")
-            #expect(output.standardError.contains("the diff is empty"), "\(output.standardError)")
+            #expect(output.status == 2, "\(output.standardOutput) \(output.standardError)")
+            #expect(output.standardError.contains("is empty: there is nothing to review"), "\(output.standardError)")
             #expect(output.standardOutput.isEmpty)
         }
     }

@@ -25,8 +25,10 @@ struct ConventionsTests {
         let output = try await runQueuectl(["--help"])
         #expect(output.status == 0)
         for code in [
-            "0  success", "1  failure", "2  usage error", "3  not found", "4  timeout",
-            "5  enqueue review --wait: approved with comments", "6  enqueue review --wait: changes requested",
+            "0    success", "1    failure", "2    usage error", "3    not found", "4    timeout",
+            "5    a review approved the change with comments", "6    a review requested changes",
+            "10   a review has a finding at or above --fail-on", "130  interrupted",
+            "A review is `review` or `enqueue review --wait`.",
         ] {
             #expect(output.standardOutput.contains(code), "\(code)")
         }

@@ -317,15 +317,37 @@ struct EnqueueReviewTests {
             #expect(try await fixture.complete(claimed.lease, result: PostgresJSON(encoding: result)) == .written)
             let output = try await waiting
             #expect(output.status == status, "\(output.standardError)")
+            // No bare id first: the verdict line names the task.
             let lines = output.standardOutput.split(separator: "\n", omittingEmptySubsequences: false)
-            #expect(lines.first == "\(claimed.record.id)")
             #expect(
-                lines.dropFirst().first
+                lines.first
                     == "task \(claimed.record.id): \(verdict.rawValue) · 3 findings (security 1, scale 0, quality 2, architecture 0) · 1.23s"
             )
             #expect(output.standardOutput.contains("**\(verdict.rawValue)**: 3 findings"))
             #expect(output.standardError.isEmpty, "\(output.standardError)")
         }
+    }
+
+    @Test(
+        "--wait --fail-on exits like queuectl review: 10 when a finding is at least that severe, 0 otherwise",
+        arguments: [("high", Int32(10)), ("low", 10), ("critical", 0), ("none", 0)]
+    )
+    func waitFailOn(threshold: String, status: Int32) async throws {
+        try await QueueFixture.with(poolSize: 2) { fixture in
+            let cli = CLI(fixture: fixture)
+            async let waiting = cli.run(
+                ["enqueue", "review", "--diff", "-", "--wait", "--timeout", "60s", "--fail-on", threshold],
+                input: sampleDiff)
+            let claimed = try await claimNext(fixture)
+            // Changes requested: two high findings and a low one, none critical.
+            let result = reviewResult(.changesRequested)
+            #expect(try await fixture.complete(claimed.lease, result: PostgresJSON(encoding: result)) == .written)
+            let output = try await waiting
+            #expect(output.status == status, "\(output.standardError)")
+            #expect(output.standardOutput.hasPrefix("task \(claimed.record.id): changes_requested · 3 findings"))
+        }
+        let alone = try await runQueuectl(["enqueue", "review", "--diff", "-", "--fail-on", "high"], input: sampleDiff)
+        expectError(alone, status: 2, containing: "--fail-on needs --wait")
     }
 
     @Test("--wait --json prints one JSON document with the verdict and the whole result")
@@ -386,8 +408,7 @@ struct EnqueueReviewTests {
             ])
             expectError(timedOut, status: 4, containing: "is still pending after 1.50s")
             #expect(ContinuousClock.now - started < .seconds(10))
-            #expect(
-                timedOut.standardOutput.split(separator: "\n").count == 1, "only the id: \(timedOut.standardOutput)")
+            #expect(timedOut.standardOutput.isEmpty, "the error names the task: \(timedOut.standardOutput)")
             #expect(try await cli.count("SELECT count(*) FROM tasks WHERE state = 'pending'") == 1)
         }
     }

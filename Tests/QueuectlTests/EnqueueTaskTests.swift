@@ -6,6 +6,34 @@ import Testing
 
 @Suite("queuectl enqueue task", .serialized)
 struct EnqueueTaskTests {
+    @Test("Ctrl-C in --wait stops waiting, not the task: queuectl says the task keeps its place and exits 130")
+    func interruptedWait() async throws {
+        try await QueueFixture.with(poolSize: 2) { fixture in
+            // The real executable: only a process's own console takes over SIGINT.
+            let waiter = try RunningProcess(
+                "queuectl", ["enqueue", "task", "--kind", "noop", "--run-after", "1h", "--wait"],
+                environment: ["DATABASE_URL": try fixture.url])
+            defer { Task { await waiter.stop() } }
+            var id: Int64?
+            // queuectl takes over SIGINT before it stores the task: once the task exists, Ctrl-C is its to handle.
+            let stored = try await eventually(timeout: .seconds(60)) {
+                id = try await fixture.pool.query("SELECT id FROM tasks WHERE kind = 'noop'").single?.decode(
+                    Int64.self, "id")
+                return id != nil
+            }
+            #expect(stored, "the task was never stored: \(waiter.log)")
+            let taskID = try #require(id)
+            waiter.send(SIGINT)
+            #expect(await waiter.waitForExit(timeout: .seconds(60)) == 130)
+            #expect(
+                waiter.log
+                    == "queuectl: stopped waiting: task \(taskID) is still pending and keeps its place (follow it with "
+                    + "`queuectl show \(taskID)`, stop it with `queuectl cancel \(taskID)`)\n",
+                "\(waiter.log)")
+            #expect(try await fixture.pool.run(FetchTask(id: taskID))?.state == .pending)
+        }
+    }
+
     @Test(
         "a task is stored as given: payload text, queue, priority, attempts, dedupe key, run-after on the server clock")
     func enqueueOne() async throws {
