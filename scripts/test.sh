@@ -10,7 +10,7 @@ cd "$AQ_ROOT"
 filter=()
 if [ "${1:-}" = "--filter" ] && [ -n "${2:-}" ]; then filter=(--filter "$2"); fi
 
-apt_install libpq-dev libsystemd-dev postgresql pkg-config python3-pip openssl
+apt_install libpq-dev libsystemd-dev postgresql pkg-config python3-pip python3-yaml openssl git
 # The fake GitHub API of the tests (scripts/lib/fake_github.py) checks every request body against the models
 # githubkit generates from GitHub's OpenAPI description.
 pip_install githubkit_schemas.latest.models 'githubkit==0.16.1' 'hishel[async,httpx]==1.3.0'
@@ -48,6 +48,9 @@ grep -E '^(✘|Test run|.*recorded an issue|Fatal|.*error:)' /tmp/aq-swift-test.
 
 log "validating queuectl review's SARIF output against the official schema"
 scripts/check-sarif.sh "$AGENTQUEUE_BIN_DIR/queuectl"
+
+log "the CI recipes (docs/ci/*.yml) on shallow clones"
+scripts/check-ci-recipes.sh "$AGENTQUEUE_BIN_DIR"
 
 # Every example output in README.md and docs/*.md against what the binaries print now, and every relative link.
 log "checking the documentation's examples and links"

@@ -85,6 +85,16 @@ public enum GitDiff {
         ]
         var result = try ProcessRunner.run(arguments, outputLimit: limits.maxBytes)
         if result.status != 0 && result.standardError.contains("no merge base") {
+            // In a shallow clone the merge base may simply not have been fetched: comparing the two trees would
+            // show every change made on the base since as if the head had undone it. Say what to fetch instead.
+            let shallow = try ProcessRunner.run(
+                ["git", "-C", range.path, "rev-parse", "--is-shallow-repository"], outputLimit: 64)
+            if shallow.status == 0, String(decoding: shallow.standardOutput, as: UTF8.self).hasPrefix("true") {
+                throw GitDiffError(
+                    .gitFailed,
+                    "\(range.base) and \(range.head) have no merge base in this shallow clone: fetch more history "
+                        + "(git fetch --deepen=100, or --unshallow) so that git finds where the head branched off")
+            }
             // Unrelated histories (or tags cut from different branches): compare the two trees directly.
             var direct = arguments
             direct.removeLast(2)
