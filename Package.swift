@@ -218,6 +218,7 @@ let package = Package(
             name: "queue-worker",
             dependencies: [
                 "WorkerDaemon",
+                "TaskQueue",
                 "DaemonConfiguration",
                 "Systemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -230,6 +231,7 @@ let package = Package(
             name: "queue-webhook",
             dependencies: [
                 "WebhookDaemon",
+                "TaskQueue",
                 "Systemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

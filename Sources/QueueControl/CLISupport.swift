@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import PostgresClient
+import TaskQueue
 
 #if canImport(Glibc)
     import Glibc
@@ -9,7 +10,7 @@ import PostgresClient
 /// The version printed by `--version`.
 public enum AgentQueueVersion {
     /// The version string.
-    public static let current = "0.1.0"
+    public static let current = AgentQueueInfo.version
 }
 
 /// Exit codes shared by every subcommand (documented in `queuectl --help` and docs/queuectl.md).

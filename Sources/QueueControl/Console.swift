@@ -18,7 +18,7 @@ public struct Console: Sendable {
         inputDescriptor: 0,
         environment: { name in getenv(name).map { String(cString: $0) } },
         isTerminal: { isatty($0) == 1 },
-        ownsSignals: true
+        isProcessConsole: true
     )
 
     /// The console of the running command.
@@ -30,23 +30,26 @@ public struct Console: Sendable {
     let inputDescriptor: Int32
     let environment: @Sendable (String) -> String?
     let isTerminal: @Sendable (Int32) -> Bool
-    /// Whether the command may take over SIGINT and SIGTERM (the process's console; never a test's).
-    let ownsSignals: Bool
+    /// Whether this is the process's own console: the command may take over SIGINT and SIGTERM and ask the terminal
+    /// its size (never on a test's console).
+    let isProcessConsole: Bool
 
     /// A console that collects the output and error streams in `capture`, reads standard input from
-    /// `inputDescriptor`, sees only `environment`, and is never a terminal.
+    /// `inputDescriptor`, and sees only `environment`. With `terminal`, its standard output and error pretend to be a
+    /// terminal `COLUMNS` (from `environment`) wide; otherwise they are pipes.
     public static func capturing(
         into capture: ConsoleCapture,
         environment: [String: String],
-        inputDescriptor: Int32 = -1
+        inputDescriptor: Int32 = -1,
+        terminal: Bool = false
     ) -> Console {
         Console(
             writeOutput: { capture.append(output: $0) },
             writeError: { capture.append(error: $0) },
             inputDescriptor: inputDescriptor,
             environment: { environment[$0] },
-            isTerminal: { _ in false },
-            ownsSignals: false
+            isTerminal: { terminal && ($0 == 1 || $0 == 2) },
+            isProcessConsole: false
         )
     }
 

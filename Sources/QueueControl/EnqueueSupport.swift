@@ -79,7 +79,10 @@ struct BatchOptions: ParsableArguments {
     @Option(help: ArgumentHelp("With --from: skip the first n lines (to resume after a failure).", valueName: "n"))
     var skip = 0
 
-    @Option(help: "With --from: progress on standard error: auto (a bar on a terminal), bar, lines or none.")
+    @Option(
+        help:
+            "With --from: progress on standard error: auto (a bar on a terminal), bar, lines or none (not even a summary)."
+    )
     var progress: ProgressReporter.Mode = .auto
 
     func validate() throws {
@@ -202,6 +205,8 @@ func enqueueBatches(
     }
     for id in ids { print(id) }
     flushStandardOutput()
+    // --progress none: nothing on standard error but errors.
+    guard options.progress != .none else { return }
     let duplicateNote =
         duplicates == 0 ? "" : " (\(formatCount(duplicates)) already pending or running: their ids are printed)"
     printError(
@@ -341,7 +346,7 @@ final class WaitInterruption: @unchecked Sendable {
 
     private let flag = Flag()
     private var sources: [any DispatchSourceSignal] = []
-    private let ownsSignals = Console.current.ownsSignals
+    private let ownsSignals = Console.current.isProcessConsole
 
     var requested: Bool { flag.raised.load(ordering: .relaxed) }
 

@@ -75,7 +75,7 @@ struct ListCommand: AsyncParsableCommand {
                         headers: [
                             "id", "state", "kind", "queue", "priority", "attempt", "max_attempts", "created_at",
                             "run_after",
-                            "finished_at", "worker", "dedupe_key", "last_error",
+                            "finished_at", "worker", "dedupe_key", "last_error", "verdict_status", "finding_count",
                         ],
                         rows: tasks.map { task in
                             [
@@ -83,7 +83,8 @@ struct ListCommand: AsyncParsableCommand {
                                 String(task.attempt),
                                 String(task.maxAttempts), isoTimestamp(task.createdAt), isoTimestamp(task.runAfter),
                                 task.finishedAt.map(isoTimestamp) ?? "", task.worker ?? "", task.dedupeKey ?? "",
-                                task.lastError ?? "",
+                                task.lastError ?? "", task.verdictStatus ?? "",
+                                task.findingCount.map(String.init) ?? "",
                             ]
                         }
                     )
@@ -119,14 +120,23 @@ struct ListCommand: AsyncParsableCommand {
             return (task.worker.map { "on \($0)" } ?? "") + (task.cancelRequested ? " (cancel requested)" : "")
         case "dead":
             return task.lastError.map { oneLine($0, 60) } ?? ""
+        case "succeeded":
+            // A review's outcome says more than its dedupe key.
+            if let verdict = task.verdictStatus {
+                let count = task.findingCount.map { " · \($0) finding\($0 == 1 ? "" : "s")" } ?? ""
+                return oneLine(verdict + count, 60)
+            }
+            return task.dedupeKey.map { oneLine($0, 60) } ?? ""
         default:
             return task.dedupeKey.map { oneLine($0, 60) } ?? ""
         }
     }
 }
 
-/// Text on one line, cut to `limit` characters with an ellipsis.
+/// Text on one line; on a terminal, cut to `limit` characters with an ellipsis. Piped, nothing is cut: a script
+/// gets the whole text.
 func oneLine(_ text: String, _ limit: Int) -> String {
     let flat = terminalSafe(text.split(whereSeparator: \.isNewline).joined(separator: " "))
+    guard Terminal.isTerminal(1) else { return flat }
     return flat.count <= limit ? flat : String(flat.prefix(limit - 1)) + "…"
 }

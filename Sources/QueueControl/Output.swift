@@ -14,11 +14,18 @@ import ArgumentParser
 final class TextTable {
     private let headers: [String]
     private let rightAligned: Set<Int>
+    private let flexible: [Int]
+    private let optional: [Int]
     private var rows: [[String]] = []
 
-    init(headers: [String], rightAligned: Set<Int> = []) {
+    /// A table. On a terminal narrower than the table, the `flexible` columns (by default the last one, when it is
+    /// left-aligned) are narrowed, in order, and then the `optional` ones left out, in order.
+    init(headers: [String], rightAligned: Set<Int> = [], flexible: [Int]? = nil, optional: [Int] = []) {
         self.headers = headers
         self.rightAligned = rightAligned
+        let last = headers.count - 1
+        self.flexible = flexible ?? (rightAligned.contains(last) ? [] : [last])
+        self.optional = optional
     }
 
     /// Adds a row; control characters in the cells are shown escaped (``terminalSafe(_:)``).
@@ -28,7 +35,10 @@ final class TextTable {
 
     var isEmpty: Bool { rows.isEmpty }
 
-    func render() -> String {
+    /// The table as text. On a terminal it fits the terminal's width (see ``init(headers:rightAligned:flexible:optional:)``);
+    /// cells of narrowed columns are cut with `…`, at the end for the last column and in the middle for the others,
+    /// so that ids keep their distinct ends. Piped, nothing is cut or left out.
+    func render(width: Int? = Terminal.isTerminal(1) ? Terminal.columns(1) : nil) -> String {
         let all = [headers] + rows
         var widths = [Int](repeating: 0, count: headers.count)
         for row in all {
@@ -36,13 +46,17 @@ final class TextTable {
                 widths[index] = max(widths[index], cell.count)
             }
         }
+        var shown = Set(widths.indices)
+        if let width { fit(&widths, shown: &shown, into: width) }
+        let lastShown = shown.max() ?? 0
         var output = ""
         for row in all {
             var line = ""
-            for (index, cell) in row.enumerated() {
-                let isLast = index == row.count - 1
-                let padding = String(
-                    repeating: " ", count: max(0, (index < widths.count ? widths[index] : 0) - cell.count))
+            for (index, original) in row.enumerated() where shown.contains(index) || index >= widths.count {
+                let isLast = index == lastShown
+                let columnWidth = index < widths.count ? widths[index] : 0
+                let cell = original.count <= columnWidth ? original : Self.cut(original, to: columnWidth, atEnd: isLast)
+                let padding = String(repeating: " ", count: max(0, columnWidth - cell.count))
                 if rightAligned.contains(index) {
                     line += padding + cell + (isLast ? "" : "  ")
                 } else {
@@ -53,6 +67,30 @@ final class TextTable {
             output += line + "\n"
         }
         return output
+    }
+
+    /// Narrows flexible columns (to 20 characters, or their header), leaves out optional ones, then narrows flexible
+    /// columns further (to 8, or their header), until the table fits `total` characters or nothing more can go.
+    private func fit(_ widths: inout [Int], shown: inout Set<Int>, into total: Int) {
+        func length() -> Int { shown.map { widths[$0] }.reduce(0, +) + 2 * max(0, shown.count - 1) }
+        func narrow(to floor: Int) {
+            for column in flexible where shown.contains(column) && length() > total {
+                let minimum = max(floor, headers[column].count)
+                widths[column] = max(min(widths[column], minimum), widths[column] - (length() - total))
+            }
+        }
+        guard length() > total else { return }
+        narrow(to: 20)
+        for column in optional where length() > total { shown.remove(column) }
+        narrow(to: 8)
+    }
+
+    /// `text` in `width` characters: `abcdefg…` at the end, or `abc…xyz` in the middle.
+    static func cut(_ text: String, to width: Int, atEnd: Bool) -> String {
+        guard width > 1 else { return String(text.prefix(width)) }
+        if atEnd { return String(text.prefix(width - 1)) + "…" }
+        let tail = (width - 1) / 2
+        return String(text.prefix(width - 1 - tail)) + "…" + String(text.suffix(tail))
     }
 }
 
@@ -157,6 +195,16 @@ func format1(_ value: Double) -> String { fixed(value, decimals: 1) }
 /// A number with two decimals: `12.50`.
 func format2(_ value: Double) -> String { fixed(value, decimals: 2) }
 
+/// `count` events in `seconds` as a rate people can read: per second from one a second up (`12.5/s`), per minute
+/// below (`4.0/min`, `0.25/min`, where per second would print `0.07/s` and `0.00/s`), `0/s` for none.
+func formatRate(_ count: Int, perSeconds seconds: Double) -> String {
+    let perSecond = Double(count) / seconds
+    if count == 0 { return "0/s" }
+    if perSecond >= 1 { return format1(perSecond) + "/s" }
+    let perMinute = perSecond * 60
+    return (perMinute >= 1 ? format1(perMinute) : format2(perMinute)) + "/min"
+}
+
 /// A number with a fixed number of decimals, without Foundation's locale-dependent formatting.
 func fixed(_ value: Double, decimals: Int) -> String {
     guard value.isFinite else { return "\(value)" }
@@ -185,10 +233,12 @@ enum Terminal {
     /// Whether a descriptor is a terminal (never, on a test's console).
     static func isTerminal(_ descriptor: Int32) -> Bool { Console.current.isTerminal(descriptor) }
 
-    /// The terminal's width in columns (80 when unknown).
+    /// The terminal's width in columns (from the terminal, else `COLUMNS`, else 80).
     static func columns(_ descriptor: Int32 = 1) -> Int {
         var size = winsize()
-        if isTerminal(descriptor), ioctl(descriptor, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 {
+        if Console.current.isProcessConsole, isTerminal(descriptor), ioctl(descriptor, UInt(TIOCGWINSZ), &size) == 0,
+            size.ws_col > 0
+        {
             return Int(size.ws_col)
         }
         if let text = environment("COLUMNS"), let value = Int(text), value > 0 { return value }
@@ -198,7 +248,9 @@ enum Terminal {
     /// The terminal's height in rows (24 when unknown).
     static func rows(_ descriptor: Int32 = 1) -> Int {
         var size = winsize()
-        if isTerminal(descriptor), ioctl(descriptor, UInt(TIOCGWINSZ), &size) == 0, size.ws_row > 0 {
+        if Console.current.isProcessConsole, isTerminal(descriptor), ioctl(descriptor, UInt(TIOCGWINSZ), &size) == 0,
+            size.ws_row > 0
+        {
             return Int(size.ws_row)
         }
         return 24

@@ -162,7 +162,10 @@ struct ShowCommand: AsyncParsableCommand {
         if !detail.errors.isEmpty {
             print("\nerrors")
             for error in detail.errors {
-                print("  attempt \(error.attempt) · \(error.at) · \(error.worker ?? "-")")
+                // The stored time is PostgreSQL's JSON text (2026-12-04T15:46:09.978653+00:00): shown like every
+                // other time on this screen.
+                let at = (try? Timestamp.parse(error.at).get()).map(formatTimestamp) ?? terminalSafe(error.at)
+                print("  attempt \(error.attempt) · \(at) · \(error.worker ?? "-")")
                 print(
                     "    "
                         + error.message.split(whereSeparator: \.isNewline).map { terminalSafe(String($0)) }

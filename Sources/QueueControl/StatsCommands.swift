@@ -88,8 +88,8 @@ func renderStats(_ stats: QueueStats) -> String {
     let totals = stats.totals
     text +=
         "\nthroughput: \(formatCount(totals.succeededLastMinute)) succeeded in the last minute "
-        + "(\(format2(Double(totals.succeededLastMinute) / 60))/s), \(formatCount(totals.succeededLastHour)) in the last hour "
-        + "(\(format2(Double(totals.succeededLastHour) / 3600))/s); \(formatCount(totals.deadLastHour)) dead in the last hour\n"
+        + "(\(formatRate(totals.succeededLastMinute, perSeconds: 60))), \(formatCount(totals.succeededLastHour)) in the last hour "
+        + "(\(formatRate(totals.succeededLastHour, perSeconds: 3600))); \(formatCount(totals.deadLastHour)) dead in the last hour\n"
     if let oldest = totals.oldestReadySeconds {
         text += "oldest ready task has waited \(formatAge(seconds: oldest))\n"
     } else {
@@ -147,7 +147,9 @@ func renderWorkers(_ workers: [WorkerRow], now: Date) -> String {
     guard !workers.isEmpty else { return "no workers registered (start some: systemctl start queue-worker@1)\n" }
     let table = TextTable(
         headers: ["WORKER", "STATE", "BUSY", "DONE", "FAILED", "HEARTBEAT", "UP", "QUEUES", "PID", "VERSION"],
-        rightAligned: [2, 3, 4, 5, 6, 8]
+        rightAligned: [2, 3, 4, 5, 6, 8],
+        flexible: [0, 7],
+        optional: [9, 8, 4]
     )
     for worker in workers {
         let up = (worker.stoppedAt ?? now).timeIntervalSince(worker.startedAt)

@@ -23,9 +23,15 @@ public struct TaskSummary: Encodable, Sendable {
     public let dedupeKey: String?
     public let cancelRequested: Bool
     public let lastError: String?
+    /// A succeeded review's verdict (`result.verdict_status`).
+    public let verdictStatus: String?
+    /// A succeeded review's number of findings.
+    public let findingCount: Int?
 
     enum CodingKeys: String, CodingKey {
         case id, kind, queue, state, priority, attempt, worker
+        case verdictStatus = "verdict_status"
+        case findingCount = "finding_count"
         case maxAttempts = "max_attempts"
         case runAfter = "run_after"
         case createdAt = "created_at"

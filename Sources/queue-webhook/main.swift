@@ -2,6 +2,7 @@ public import ArgumentParser
 import DaemonConfiguration
 import Logging
 import Systemd
+import TaskQueue
 import WebhookDaemon
 
 #if canImport(Glibc)
@@ -25,7 +26,8 @@ struct QueueWebhook: AsyncParsableCommand {
             database answers at the expected schema.
 
             Exit status: 0 after a clean stop, 78 for an invalid configuration, 1 for other failures.
-            """
+            """,
+        version: AgentQueueInfo.version
     )
 
     @Option(help: ArgumentHelp("A KEY=value settings file whose settings override the environment.", valueName: "file"))

@@ -2,6 +2,7 @@ public import ArgumentParser
 import DaemonConfiguration
 import Logging
 import Systemd
+import TaskQueue
 import WorkerDaemon
 
 #if canImport(Glibc)
@@ -28,7 +29,8 @@ struct QueueWorker: AsyncParsableCommand {
             logged as needing a restart.
 
             Exit status: 0 after a clean stop, 78 for an invalid configuration, 1 for other failures.
-            """
+            """,
+        version: AgentQueueInfo.version
     )
 
     @Option(help: "The instance name, part of the worker's identity (systemd's %i).")

@@ -37,6 +37,12 @@ struct ConventionsTests {
         let version = try await runQueuectlProcess(["--version"])
         #expect(version.status == 0)
         #expect(version.standardOutput.split(separator: ".").count == 3)
+        // The daemons say the same version.
+        for daemon in ["queue-worker", "queue-webhook"] {
+            let output = try await TestProcesses.run(daemon, ["--version"], environment: [:], input: nil)
+            #expect(output.status == 0, "\(daemon): \(output.standardError)")
+            #expect(output.standardOutput == version.standardOutput, "\(daemon)")
+        }
     }
 
     @Test("usage errors of the argument parser are one line and exit status 2, like queuectl's own")

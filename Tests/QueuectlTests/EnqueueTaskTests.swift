@@ -6,6 +6,24 @@ import Testing
 
 @Suite("queuectl enqueue task", .serialized)
 struct EnqueueTaskTests {
+    @Test("--from with --progress none writes nothing to standard error, not even the summary; the ids still go out")
+    func quietBatch() async throws {
+        try await withTemporaryDirectory { directory in
+            try await QueueFixture.with(poolSize: 2) { fixture in
+                let cli = CLI(fixture: fixture)
+                let file = directory.appendingPathComponent("tasks.jsonl")
+                try Data("{\"kind\": \"noop\"}\n{\"kind\": \"noop\"}\n".utf8).write(to: file)
+                let quiet = try await cli.run(["enqueue", "task", "--from", file.path, "--progress", "none"])
+                #expect(quiet.status == 0)
+                #expect(quiet.standardError.isEmpty, "\(quiet.standardError)")
+                #expect(quiet.standardOutput.split(separator: "\n").count == 2)
+                let told = try await cli.run(["enqueue", "task", "--from", file.path, "--progress", "lines"])
+                #expect(
+                    told.standardError.contains("enqueued 2 tasks from 2 lines in 1 batch"), "\(told.standardError)")
+            }
+        }
+    }
+
     @Test("Ctrl-C in --wait stops waiting, not the task: queuectl says the task keeps its place and exits 130")
     func interruptedWait() async throws {
         try await QueueFixture.with(poolSize: 2) { fixture in

@@ -79,10 +79,10 @@ struct OperateTests {
 
             let csv = try await cli.run(["list", "--format", "csv", "--state", "dead"])
             let csvLines = csv.standardOutput.split(separator: "\n", omittingEmptySubsequences: false)
-            #expect(
-                csvLines.first
-                    == "id,state,kind,queue,priority,attempt,max_attempts,created_at,run_after,finished_at,worker,dedupe_key,last_error"
-            )
+            let csvHeader =
+                "id,state,kind,queue,priority,attempt,max_attempts,created_at,run_after,finished_at,worker,dedupe_key,"
+                + "last_error,verdict_status,finding_count"
+            #expect(csvLines.first.map(String.init) == csvHeader)
             // The error spans two lines: the field is quoted, so the record spans two physical lines.
             #expect(csvLines.count == 4)
             #expect(csvLines[1].hasPrefix("\(c),dead,noop,bulk,-1,1,1,"))
@@ -153,6 +153,13 @@ struct OperateTests {
             )
             #expect(try await fixture.complete(second.lease, result: PostgresJSON(encoding: result)) == .written)
 
+            // list's note for a succeeded review: its verdict and number of findings.
+            let listed = try await cli.run(["list", "--kind", "review"])
+            let row = listed.standardOutput.split(separator: "\n").first {
+                $0.hasPrefix("\(id) ") || $0.contains(" \(id)  ")
+            }
+            #expect(row?.hasSuffix("changes_requested · 3 findings") == true, "\(listed.standardOutput)")
+
             let text = try await cli.run(["show", String(id)])
             #expect(text.status == 0, "\(text.standardError)")
             let out = text.standardOutput
@@ -162,7 +169,12 @@ struct OperateTests {
             #expect(out.contains(#""source": {"diff": "(\#(sampleDiff.utf8.count) bytes of diff)"}"#), "\(out)")
             #expect(out.contains("failed, retried: GitHub timed out"))
             #expect(out.contains("succeeded"))
-            #expect(out.contains("attempt 1 · "))
+            // The error's time is shown like every other time on the screen (2026-12-05 08:05:35Z), not as stored.
+            let errorLine = out.split(separator: "\n").first { $0.hasPrefix("  attempt 1 · ") }
+            let errorTime = errorLine?.split(separator: " · ").dropFirst().first
+            #expect(
+                errorTime?.count == 20 && errorTime?.hasSuffix("Z") == true && errorTime?.contains("T") == false,
+                "\(out)")
             for node in ["fetch_diff", "security", "scale", "verdict"] {
                 #expect(out.contains("\n    \(node) ") || out.contains("  \(node)  "))
             }

@@ -136,7 +136,8 @@ struct StatsTests {
             #expect(Array(defaultRow.prefix(8)) == ["default", "5", "3", "2", "2", "4", "2", "1"])
             #expect(lines.contains { $0.hasPrefix("all ") })
             #expect(
-                text.standardOutput.contains("throughput: 2 succeeded in the last minute (0.03/s), 6 in the last hour"))
+                text.standardOutput.contains(
+                    "throughput: 2 succeeded in the last minute (2.0/min), 6 in the last hour (0.10/min)"))
             #expect(text.standardOutput.contains("oldest ready task has waited 2m"))
             #expect(!text.standardOutput.contains("~"))
         }
@@ -222,6 +223,51 @@ struct StatsTests {
             #expect(
                 try await cli.json(StatsJSON.self, ["stats", "--exact"]).queues.first { $0.queue == "default" }?
                     .succeeded == 5)
+        }
+    }
+
+    @Test(
+        "tables fit an 80-column terminal (long ids cut in the middle, notes at the end), and are never cut when piped")
+    func terminalWidth() async throws {
+        try await QueueFixture.with(poolSize: 2) { fixture in
+            let cli = CLI(fixture: fixture)
+            let worker = "build-host-7/queue-worker-12/0f9c2a5e-8d4b-4c61-9e3a-7b2d5f1c8a90"
+            try await fixture.pool.execute(
+                """
+                INSERT INTO workers (id, host, instance, boot_id, pid, version, queues, concurrency, heartbeat_interval,
+                                     state, tasks_done, tasks_failed, started_at, heartbeat_at)
+                VALUES (\(worker), 'build-host-7', 'queue-worker-12', gen_random_uuid(), 4242, '0.1.0', '{default,bulk}',
+                        4, '5 seconds', 'running', 12345, 67, now() - interval '3 hours', now())
+                """)
+            let message =
+                "the model provider answered 503 Service Unavailable three times in a row; giving up on this "
+                + "attempt after 90 seconds"
+            let id = try await fixture.pool.run(try EnqueueTask(task(payload: "{}", maxAttempts: 1))).id
+            let claimed = try await claimNext(fixture)
+            #expect(claimed.record.id == id)
+            _ = try await fixture.pool.run(FailTask(claimed.lease, message: message, retry: RetryPolicy()))
+
+            for command in [["list"], ["workers"]] {
+                let narrow = try await cli.run(command, environment: ["COLUMNS": "80"], terminal: true)
+                #expect(narrow.status == 0, "\(narrow.standardError)")
+                let lines = narrow.standardOutput.split(separator: "\n")
+                #expect(lines.allSatisfy { $0.count <= 80 }, "\(command): \(narrow.standardOutput)")
+                let wide = try await cli.run(command, environment: ["COLUMNS": "200"], terminal: true)
+                let piped = try await cli.run(command, environment: ["COLUMNS": "80"])
+                if command == ["workers"] {
+                    // The id keeps both ends; the version, pid and failure count are left out before it shrinks more.
+                    #expect(narrow.standardOutput.contains("build-host"), "\(narrow.standardOutput)")
+                    #expect(narrow.standardOutput.contains("…") && narrow.standardOutput.contains("c8a90"))
+                    #expect(wide.standardOutput.contains(worker))
+                    #expect(piped.standardOutput.contains(worker))
+                } else {
+                    #expect(narrow.standardOutput.contains("the model provider"), "\(narrow.standardOutput)")
+                    #expect(!narrow.standardOutput.contains("90 seconds"))
+                    // A terminal still cuts a note at 60 characters; a pipe gets all of it.
+                    #expect(!wide.standardOutput.contains("90 seconds"))
+                    #expect(piped.standardOutput.contains(message), "\(piped.standardOutput)")
+                }
+            }
         }
     }
 

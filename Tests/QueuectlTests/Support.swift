@@ -18,11 +18,12 @@ struct CLI {
         _ arguments: [String],
         input: String? = nil,
         environment: [String: String] = [:],
+        terminal: Bool = false,
         timeout: Duration = .seconds(120)
     ) async throws -> ProcessOutput {
         var env = ["DATABASE_URL": try fixture.url, "COLUMNS": "200", "LOG_LEVEL": "warning"]
         for (key, value) in environment { env[key] = value }
-        return try await runQueuectl(arguments, environment: env, input: input, timeout: timeout)
+        return try await runQueuectl(arguments, environment: env, input: input, terminal: terminal, timeout: timeout)
     }
 
     /// Runs `queuectl` and decodes its standard output as JSON, expecting exit status 0.
@@ -59,6 +60,7 @@ func runQueuectl(
     _ arguments: [String],
     environment: [String: String] = [:],
     input: String? = nil,
+    terminal: Bool = false,
     timeout: Duration = .seconds(120)
 ) async throws -> ProcessOutput {
     var env = ProcessInfo.processInfo.environment
@@ -69,7 +71,7 @@ func runQueuectl(
     unlink(inputPath)
     defer { close(descriptor) }
     let capture = ConsoleCapture()
-    let console = Console.capturing(into: capture, environment: env, inputDescriptor: descriptor)
+    let console = Console.capturing(into: capture, environment: env, inputDescriptor: descriptor, terminal: terminal)
     let status = try await withThrowingTaskGroup(of: Int32?.self) { group in
         group.addTask { await Console.$current.withValue(console) { await QueueCtl.run(arguments) } }
         group.addTask {

@@ -76,7 +76,8 @@ private struct QualityFileReview {
             flushCommentRun(&commentRun, &c)
         }
         if let first = longLines.first {
-            let more = longLines.count > 1 ? " (and \(longLines.count - 1) more added lines in this file)" : ""
+            let others = longLines.count - 1
+            let more = others > 0 ? " (and \(others) more added line\(others == 1 ? "" : "s") in this file)" : ""
             c.add(
                 Rules.longLine, file: file, line: first,
                 message:

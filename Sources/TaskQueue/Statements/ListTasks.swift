@@ -50,7 +50,10 @@ extension TaskSummary {
     /// The columns a summary is read from.
     static let columns: PostgresQuery = """
         id, kind, queue, state, priority, attempt, max_attempts, run_after, created_at, started_at, finished_at, \
-        lease_owner, dedupe_key, cancel_requested, errors -> -1 ->> 'message' AS last_error
+        lease_owner, dedupe_key, cancel_requested, errors -> -1 ->> 'message' AS last_error, \
+        CASE WHEN kind = 'review' AND state = 'succeeded' THEN result ->> 'verdict_status' END AS verdict_status, \
+        CASE WHEN kind = 'review' AND state = 'succeeded' AND jsonb_typeof(result -> 'findings') = 'array' \
+            THEN jsonb_array_length(result -> 'findings') END AS finding_count
         """
 
     init(row: PostgresRow) throws {
@@ -69,7 +72,9 @@ extension TaskSummary {
             worker: try row.decode(String?.self, "lease_owner"),
             dedupeKey: try row.decode(String?.self, "dedupe_key"),
             cancelRequested: try row.decode(Bool.self, "cancel_requested"),
-            lastError: try row.decode(String?.self, "last_error")
+            lastError: try row.decode(String?.self, "last_error"),
+            verdictStatus: try row.decode(String?.self, "verdict_status"),
+            findingCount: try row.decode(Int?.self, "finding_count")
         )
     }
 }
