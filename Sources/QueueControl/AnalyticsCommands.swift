@@ -81,7 +81,7 @@ struct HistoryCommand: AsyncParsableCommand {
                             "REVIEWED", "PR", "TITLE", "AUTHOR", "HEAD", "VERDICT", "SEC", "SCALE", "QUAL", "ARCH",
                             "TOTAL", "TIME", "TASK",
                         ],
-                        rightAligned: [6, 7, 8, 9, 10, 11, 12]
+                        rightAligned: [6, 7, 8, 9, 10, 11, 12], painted: [5]
                     )
                     for entry in entries {
                         let number = entry.prNumber.map { "#\($0)" } ?? "-"
@@ -319,7 +319,8 @@ struct VerdictsCommand: AsyncParsableCommand {
                         )
                     }
                 case .table:
-                    let table = TextTable(headers: ["VERDICT", "REVIEWS", "PERCENT"], rightAligned: [1, 2])
+                    let table = TextTable(
+                        headers: ["VERDICT", "REVIEWS", "PERCENT"], rightAligned: [1, 2], painted: [0])
                     for verdict in verdicts {
                         table.add([verdict.verdictStatus, formatCount(verdict.reviews), format1(verdict.percent) + "%"])
                     }
@@ -391,7 +392,7 @@ struct FindingsCommand: AsyncParsableCommand {
                     }
                     let table = TextTable(
                         headers: ["RULE", "AGENT", "SEVERITY", "COUNT", "REVIEWS", "FILES", "WHERE"],
-                        rightAligned: [3, 4, 5]
+                        rightAligned: [3, 4, 5], painted: [2]
                     )
                     for rule in rules {
                         table.add([

@@ -454,7 +454,8 @@ private func report(
 func reviewHeadline(_ review: ReviewResult, id: Int64) -> String {
     let counts = ReviewAgentName.all.map { "\($0) \(review.counts[$0] ?? 0)" }.joined(separator: ", ")
     let total = review.counts.values.reduce(0, +)
-    return "task \(id): \(review.verdictStatus.rawValue) · \(total) finding\(total == 1 ? "" : "s") (\(counts)) · "
+    return
+        "task \(id): \(Palette.paint(review.verdictStatus.rawValue)) · \(total) finding\(total == 1 ? "" : "s") (\(counts)) · "
         + formatMilliseconds(review.executionTimeMilliseconds)
 }
 

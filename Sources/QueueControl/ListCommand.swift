@@ -95,7 +95,7 @@ struct ListCommand: AsyncParsableCommand {
                     }
                     let table = TextTable(
                         headers: ["ID", "STATE", "KIND", "QUEUE", "PRI", "ATTEMPT", "AGE", "NOTE"],
-                        rightAligned: [0, 4]
+                        rightAligned: [0, 4], painted: [1, 7]
                     )
                     for task in tasks {
                         table.add([

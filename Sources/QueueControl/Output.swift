@@ -16,13 +16,19 @@ final class TextTable {
     private let rightAligned: Set<Int>
     private let flexible: [Int]
     private let optional: [Int]
+    private let painted: Set<Int>
     private var rows: [[String]] = []
 
     /// A table. On a terminal narrower than the table, the `flexible` columns (by default the last one, when it is
     /// left-aligned) are narrowed, in order, and then the `optional` ones left out, in order.
-    init(headers: [String], rightAligned: Set<Int> = [], flexible: [Int]? = nil, optional: [Int] = []) {
+    /// The first word of each cell of a `painted` column gets its colour (``Palette``), when colour is on.
+    init(
+        headers: [String], rightAligned: Set<Int> = [], flexible: [Int]? = nil, optional: [Int] = [],
+        painted: Set<Int> = []
+    ) {
         self.headers = headers
         self.rightAligned = rightAligned
+        self.painted = painted
         let last = headers.count - 1
         self.flexible = flexible ?? (rightAligned.contains(last) ? [] : [last])
         self.optional = optional
@@ -50,13 +56,14 @@ final class TextTable {
         if let width { fit(&widths, shown: &shown, into: width) }
         let lastShown = shown.max() ?? 0
         var output = ""
-        for row in all {
+        for (rowIndex, row) in all.enumerated() {
             var line = ""
             for (index, original) in row.enumerated() where shown.contains(index) || index >= widths.count {
                 let isLast = index == lastShown
                 let columnWidth = index < widths.count ? widths[index] : 0
-                let cell = original.count <= columnWidth ? original : Self.cut(original, to: columnWidth, atEnd: isLast)
+                var cell = original.count <= columnWidth ? original : Self.cut(original, to: columnWidth, atEnd: isLast)
                 let padding = String(repeating: " ", count: max(0, columnWidth - cell.count))
+                if rowIndex > 0, painted.contains(index) { cell = Palette.paintLeadingWord(cell) }
                 if rightAligned.contains(index) {
                     line += padding + cell + (isLast ? "" : "  ")
                 } else {

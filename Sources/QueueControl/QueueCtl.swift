@@ -17,7 +17,9 @@ public struct QueueCtl: AsyncParsableCommand {
         discussion: """
             The database comes from --database-url or the DATABASE_URL environment variable \
             (a postgresql:// URL or a libpq connection string). Every command takes --json for machine-readable \
-            output; errors are one line on standard error, starting with "queuectl: error:".
+            output; errors are one line on standard error, starting with "queuectl: error:". On a terminal, \
+            states, verdicts and severities are coloured: --color auto|always|never (any command; auto honours \
+            NO_COLOR).
 
             \(CLIExit.helpText)
 
@@ -61,6 +63,16 @@ public struct QueueCtl: AsyncParsableCommand {
     /// Usage errors of the argument parser (its exit status 64) become one line on standard error and exit status 2,
     /// like every other usage error of queuectl; `--help` and `--version` print to standard output.
     public static func run(_ arguments: [String]) async -> Int32 {
+        switch ColorChoice.extract(from: arguments) {
+        case .failure(let failure):
+            printError("queuectl: error: \(failure.description)")
+            return CLIExit.usage.rawValue
+        case .success(let (choice, rest)):
+            return await ColorChoice.$current.withValue(choice ?? .auto) { await runParsed(rest) }
+        }
+    }
+
+    private static func runParsed(_ arguments: [String]) async -> Int32 {
         do {
             var command = try await asyncParseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -71,7 +71,7 @@ struct ReviewCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Head revision of the range (with --git).", valueName: "rev"))
     var head: String?
 
-    @Option(help: "Output format (default: markdown).")
+    @Option(help: "Output format (default: markdown; on a terminal, a terminal view unless a format is given).")
     var format: Format?
 
     @Flag(help: "The same as --format json.")
@@ -134,7 +134,14 @@ struct ReviewCommand: AsyncParsableCommand {
                 }
             }
             let report = ReviewReport(diff: diff, findings: findings)
-            var text = try (json ? .json : format ?? .markdown).reportFormat.render(report)
+            // On a terminal, without an explicit format, a view for the eye instead of Markdown's pipe tables.
+            let chosen: Format? = json ? .json : format
+            var text =
+                if chosen == nil, output == nil, Terminal.isTerminal(1) {
+                    Self.terminalView(report)
+                } else {
+                    try (chosen ?? .markdown).reportFormat.render(report)
+                }
             if !text.hasSuffix("\n") { text += "\n" }
             if let output {
                 try OutputFile.replace(output, with: text)
@@ -206,8 +213,34 @@ struct ReviewCommand: AsyncParsableCommand {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The report for a terminal: the headline, findings per agent and severity, then every finding with its
+    /// place, rule, message and suggestion; severities and the verdict in colour when colour is on.
+    static func terminalView(_ report: ReviewReport) -> String {
+        var out = headline(report, painted: true) + "\n"
+        guard !report.findings.isEmpty else { return out }
+        let table = TextTable(
+            headers: ["AGENT"] + Severity.allCases.map { $0.rawValue.uppercased() }, rightAligned: Set(1...5))
+        for agent in AgentKind.allCases {
+            let counts = report.verdict.byAgent[agent.rawValue] ?? Verdict.Counts()
+            table.add([agent.rawValue] + Severity.allCases.map { String(counts[$0]) })
+        }
+        out += "\n" + table.render() + "\n"
+        let width = report.findings.map(\.severity.rawValue.count).max() ?? 0
+        for finding in report.findings {
+            let place = finding.path.isEmpty ? "(whole change)" : finding.path + (finding.line.map { ":\($0)" } ?? "")
+            let padding = String(repeating: " ", count: width - finding.severity.rawValue.count)
+            let indent = String(repeating: " ", count: width + 2)
+            out +=
+                Palette.paint(finding.severity.rawValue) + padding + "  " + terminalSafe(place) + "  " + finding.ruleId
+                + "\n"
+            out += indent + terminalSafe(finding.message) + "\n"
+            if let suggestion = finding.suggestion { out += indent + "fix: " + terminalSafe(suggestion) + "\n" }
+        }
+        return out
+    }
+
     /// `changes requested · 3 findings (1 high, 1 medium, 1 low) · 1 file, +5 −1`.
-    static func headline(_ report: ReviewReport) -> String {
+    static func headline(_ report: ReviewReport, painted: Bool = false) -> String {
         let totals = report.verdict.totals
         let counts = Severity.allCases.filter { totals[$0] > 0 }.map { "\(totals[$0]) \($0.rawValue)" }
         let findings =
@@ -215,8 +248,8 @@ struct ReviewCommand: AsyncParsableCommand {
             ? "no findings"
             : "\(totals.total) finding\(totals.total == 1 ? "" : "s") (\(counts.joined(separator: ", ")))"
         let files = "\(report.diff.files) file\(report.diff.files == 1 ? "" : "s")"
-        return
-            "\(report.verdict.status.title) · \(findings) · \(files), +\(report.diff.additions) −\(report.diff.deletions)"
+        let status = painted ? Palette.paint(report.verdict.status.title) : report.verdict.status.title
+        return "\(status) · \(findings) · \(files), +\(report.diff.additions) −\(report.diff.deletions)"
     }
 }
 

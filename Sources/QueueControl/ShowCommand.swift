@@ -98,7 +98,7 @@ struct ShowCommand: AsyncParsableCommand {
         let task = detail.summary
         let now = detail.now
         print(
-            "task \(task.id) · \(task.kind) · queue \(task.queue) · \(task.state)\(task.cancelRequested ? " (cancel requested)" : "")"
+            "task \(task.id) · \(task.kind) · queue \(task.queue) · \(Palette.paint(task.state))\(task.cancelRequested ? " (cancel requested)" : "")"
         )
         var facts: [(String, String)] = [
             ("priority", String(task.priority)),
@@ -214,7 +214,7 @@ struct ShowCommand: AsyncParsableCommand {
         }
         if !findings.isEmpty {
             print("\nfindings")
-            let table = TextTable(headers: ["SEVERITY", "AGENT", "RULE", "WHERE", "MESSAGE"])
+            let table = TextTable(headers: ["SEVERITY", "AGENT", "RULE", "WHERE", "MESSAGE"], painted: [0])
             let ordered = findings.enumerated().sorted { left, right in
                 left.element.severity != right.element.severity
                     ? left.element.severity < right.element.severity : left.offset < right.offset

@@ -149,7 +149,8 @@ func renderWorkers(_ workers: [WorkerRow], now: Date) -> String {
         headers: ["WORKER", "STATE", "BUSY", "DONE", "FAILED", "HEARTBEAT", "UP", "QUEUES", "PID", "VERSION"],
         rightAligned: [2, 3, 4, 5, 6, 8],
         flexible: [0, 7],
-        optional: [9, 8, 4]
+        optional: [9, 8, 4],
+        painted: [1]
     )
     for worker in workers {
         let up = (worker.stoppedAt ?? now).timeIntervalSince(worker.startedAt)

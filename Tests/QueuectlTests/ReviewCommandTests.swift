@@ -156,6 +156,31 @@ struct ReviewCommandTests {
         }
     }
 
+    @Test(
+        "on a terminal, review shows a terminal view with coloured severities (NO_COLOR and --color never turn it off); Markdown when asked or piped"
+    )
+    func terminalView() async throws {
+        let view = try await runQueuectl(["review", "--diff", "-"], input: Self.risky, terminal: true)
+        #expect(view.status == 6, "\(view.standardError)")
+        #expect(!view.standardOutput.contains("| agent |"), "\(view.standardOutput)")
+        #expect(view.standardOutput.contains("AGENT         CRITICAL  HIGH"), "\(view.standardOutput)")
+        #expect(view.standardOutput.hasPrefix("\u{1B}[31mchanges requested\u{1B}[0m · "), "\(view.standardOutput)")
+        #expect(view.standardOutput.contains("\u{1B}[31mhigh\u{1B}[0m"))
+        #expect(view.standardOutput.contains("fix: "))
+        for (environment, arguments) in [(["NO_COLOR": "1"], [String]()), ([:], ["--color", "never"])] {
+            let plain = try await runQueuectl(
+                arguments + ["review", "--diff", "-"], environment: environment, input: Self.risky, terminal: true)
+            #expect(plain.standardOutput.hasPrefix("changes requested · "), "\(plain.standardOutput)")
+            #expect(!plain.standardOutput.contains("\u{1B}"))
+        }
+        let markdown = try await runQueuectl(
+            ["review", "--diff", "-", "--format", "markdown"], input: Self.risky, terminal: true)
+        #expect(markdown.standardOutput.contains("| agent | critical | high | medium | low | info |"))
+        let piped = try await runQueuectl(["review", "--diff", "-"], input: Self.risky)
+        #expect(piped.standardOutput.hasPrefix("**AgentQueue review: changes requested**"))
+        expectError(try await runQueuectl(["--color", "sometimes", "list"]), status: 2, containing: "--color must be")
+    }
+
     struct Report: Decodable {
         struct Verdict: Decodable { let status: String }
         struct Finding: Decodable {

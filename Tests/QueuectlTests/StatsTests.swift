@@ -250,19 +250,31 @@ struct StatsTests {
             for command in [["list"], ["workers"]] {
                 let narrow = try await cli.run(command, environment: ["COLUMNS": "80"], terminal: true)
                 #expect(narrow.status == 0, "\(narrow.standardError)")
-                let lines = narrow.standardOutput.split(separator: "\n")
+                // Colour codes take no columns: the visible text must fit.
+                let visible = narrow.standardOutput.replacing(/\x1B\[[0-9;]*m/, with: "")
+                let lines = visible.split(separator: "\n")
                 #expect(lines.allSatisfy { $0.count <= 80 }, "\(command): \(narrow.standardOutput)")
                 let wide = try await cli.run(command, environment: ["COLUMNS": "200"], terminal: true)
                 let piped = try await cli.run(command, environment: ["COLUMNS": "80"])
                 if command == ["workers"] {
                     // The id keeps both ends; the version, pid and failure count are left out before it shrinks more.
-                    #expect(narrow.standardOutput.contains("build-host"), "\(narrow.standardOutput)")
-                    #expect(narrow.standardOutput.contains("…") && narrow.standardOutput.contains("c8a90"))
+                    #expect(visible.contains("build-host"), "\(narrow.standardOutput)")
+                    #expect(visible.contains("…") && visible.contains("c8a90"))
                     #expect(wide.standardOutput.contains(worker))
                     #expect(piped.standardOutput.contains(worker))
                 } else {
-                    #expect(narrow.standardOutput.contains("the model provider"), "\(narrow.standardOutput)")
-                    #expect(!narrow.standardOutput.contains("90 seconds"))
+                    #expect(visible.contains("the model provider"), "\(narrow.standardOutput)")
+                    #expect(!visible.contains("90 seconds"))
+                    // On a terminal the state is coloured, unless NO_COLOR or --color never says otherwise; piped,
+                    // never (unless --color always).
+                    #expect(narrow.standardOutput.contains("\u{1B}[31mdead\u{1B}[0m"), "\(narrow.standardOutput)")
+                    let plain = try await cli.run(command, environment: ["NO_COLOR": "1"], terminal: true)
+                    #expect(!plain.standardOutput.contains("\u{1B}") && plain.standardOutput.contains("dead"))
+                    let never = try await cli.run(["--color", "never"] + command, terminal: true)
+                    #expect(!never.standardOutput.contains("\u{1B}"))
+                    #expect(!piped.standardOutput.contains("\u{1B}"))
+                    let forced = try await cli.run(command + ["--color=always"])
+                    #expect(forced.standardOutput.contains("\u{1B}[31mdead\u{1B}[0m"), "\(forced.standardOutput)")
                     // A terminal still cuts a note at 60 characters; a pipe gets all of it.
                     #expect(!wide.standardOutput.contains("90 seconds"))
                     #expect(piped.standardOutput.contains(message), "\(piped.standardOutput)")

@@ -64,6 +64,11 @@ func runQueuectl(
     timeout: Duration = .seconds(120)
 ) async throws -> ProcessOutput {
     var env = ProcessInfo.processInfo.environment
+    if terminal {
+        // A terminal that takes colour, whatever the machine running the tests has set.
+        env["TERM"] = "xterm-256color"
+        env.removeValue(forKey: "NO_COLOR")
+    }
     for (key, value) in environment { env[key] = value }
     let inputPath = NSTemporaryDirectory() + "queuectl-input-\(UUID().uuidString.prefix(8))"
     try Data((input ?? "").utf8).write(to: URL(fileURLWithPath: inputPath))
