@@ -81,7 +81,8 @@ struct HistoryCommand: AsyncParsableCommand {
                             "REVIEWED", "PR", "TITLE", "AUTHOR", "HEAD", "VERDICT", "SEC", "SCALE", "QUAL", "ARCH",
                             "TOTAL", "TIME", "TASK",
                         ],
-                        rightAligned: [6, 7, 8, 9, 10, 11, 12], painted: [5]
+                        rightAligned: [6, 7, 8, 9, 10, 11, 12], flexible: [2], optional: [4, 11, 9, 8, 7, 6, 3],
+                        painted: [5]
                     )
                     for entry in entries {
                         let number = entry.prNumber.map { "#\($0)" } ?? "-"

@@ -148,7 +148,8 @@ struct ShowCommand: AsyncParsableCommand {
         if !attempts.isEmpty {
             print("\nattempts")
             let table = TextTable(
-                headers: ["ATTEMPT", "WORKER", "STARTED", "DURATION", "OUTCOME"], rightAligned: [0, 3])
+                headers: ["ATTEMPT", "WORKER", "STARTED", "DURATION", "OUTCOME"], rightAligned: [0, 3],
+                flexible: [4, 1])
             for attempt in attempts {
                 table.add([
                     String(attempt.attempt), attempt.worker ?? "-", formatTimestamp(attempt.startedAt),
@@ -156,7 +157,7 @@ struct ShowCommand: AsyncParsableCommand {
                     oneLine(attempt.outcome, 70),
                 ])
             }
-            print(indent(table.render()), terminator: "")
+            print(indent(table.render(width: indentedWidth)), terminator: "")
         }
 
         if !detail.errors.isEmpty {
@@ -180,9 +181,11 @@ struct ShowCommand: AsyncParsableCommand {
             let origin = checkpoints.map(\.startedAt).min() ?? now
             let end = checkpoints.map(\.finishedAt).max() ?? now
             let span = max(end.timeIntervalSince(origin), 0.001)
-            let columns = 30
+            // 30 cells for the timeline; 20 on a terminal narrower than 100 columns, so that the table fits 80.
+            let columns = (indentedWidth ?? .max) < 98 ? 20 : 30
             let table = TextTable(
-                headers: ["NODE", "ATTEMPT", "WORKER", "START", "DURATION", "TIMELINE"], rightAligned: [1, 3, 4])
+                headers: ["NODE", "ATTEMPT", "WORKER", "START", "DURATION", "TIMELINE"], rightAligned: [1, 3, 4],
+                flexible: [2])
             for checkpoint in checkpoints {
                 let from = Int((checkpoint.startedAt.timeIntervalSince(origin) / span * Double(columns)).rounded(.down))
                 let to = max(
@@ -196,7 +199,7 @@ struct ShowCommand: AsyncParsableCommand {
                     formatMilliseconds(checkpoint.durationMilliseconds), "|" + bar.padding(columns) + "|",
                 ])
             }
-            print(indent(table.render()), terminator: "")
+            print(indent(table.render(width: indentedWidth)), terminator: "")
         }
 
         if let review {
@@ -225,7 +228,7 @@ struct ShowCommand: AsyncParsableCommand {
                     finding.path + (finding.line.map { ":\($0)" } ?? ""), oneLine(finding.message, 80),
                 ])
             }
-            print(indent(table.render()), terminator: "")
+            print(indent(table.render(width: indentedWidth)), terminator: "")
         }
     }
 }
@@ -404,6 +407,9 @@ struct ShowOutput: Encodable {
 }
 
 /// Indents every line by two spaces.
+/// The width an indented table may take: the terminal's, less the indentation; nil when piped.
+var indentedWidth: Int? { Terminal.isTerminal(1) ? Terminal.columns(1) - 2 : nil }
+
 func indent(_ text: String) -> String {
     text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "  " + $0 }.joined(
         separator: "\n")

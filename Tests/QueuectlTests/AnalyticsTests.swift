@@ -143,6 +143,11 @@ struct AnalyticsTests {
             #expect(lines[0].hasPrefix("REVIEWED"))
             #expect(lines[1].contains("#1") && lines[1].contains("approved") && lines[1].contains("1.20s"))
             #expect(lines[2].contains("#3") && lines[2].contains("changes_requested"))
+            // At 80 columns: the title gives way, then HEAD, TIME, the counts per agent and AUTHOR are left out.
+            let narrow = try await cli.run(["history"], environment: ["COLUMNS": "80"], terminal: true)
+            let visible = narrow.standardOutput.replacing(/\x1B\[[0-9;]*m/, with: "").split(separator: "\n")
+            #expect(visible.allSatisfy { $0.count <= 80 }, "\(visible.map(\.count)) \(narrow.standardOutput)")
+            #expect(visible.dropFirst().allSatisfy { $0.contains("approved") || $0.contains("changes_requested") })
 
             let csv = try await cli.run(["history", "--repo", "acme/web", "--format", "csv"])
             let csvLines = csv.standardOutput.split(separator: "\n")

@@ -160,6 +160,13 @@ struct OperateTests {
             }
             #expect(row?.hasSuffix("changes_requested · 3 findings") == true, "\(listed.standardOutput)")
 
+            // At 80 columns the tables fit (the worker id gives way; the timeline keeps its 30 cells).
+            let narrow = try await cli.run(["show", String(id)], environment: ["COLUMNS": "80"], terminal: true)
+            let narrowLines = narrow.standardOutput.replacing(/\x1B\[[0-9;]*m/, with: "").split(separator: "\n")
+            let tableLines = narrowLines.filter { $0.contains("|") || $0.contains("test/1") }
+            #expect(tableLines.count >= 6 && tableLines.allSatisfy { $0.count <= 80 }, "\(narrow.standardOutput)")
+            #expect(tableLines.contains { $0.hasSuffix(String(repeating: "█", count: 1) + "|") })
+
             let text = try await cli.run(["show", String(id)])
             #expect(text.status == 0, "\(text.standardError)")
             let out = text.standardOutput
