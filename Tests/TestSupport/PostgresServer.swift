@@ -66,8 +66,31 @@ public final class PostgresServer: Sendable {
 
     /// Freezes the server (SIGSTOP to the postmaster and all its processes), as a hung database host would look:
     /// connections stay open and connecting still reaches the kernel, but nothing answers. ``resume()`` undoes it.
+    ///
+    /// The postmaster is stopped first, and only once it is stopped are its children looked for: a backend it forks
+    /// between a scan and the signals would otherwise keep answering (a busy machine widens that window).
     public func suspend() throws {
+        let postmaster = try postmasterPID()
+        kill(postmaster, SIGSTOP)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while processState(postmaster) != "T", ContinuousClock.now < deadline { usleep(1000) }
         for pid in try serverProcesses() { kill(pid, SIGSTOP) }
+    }
+
+    /// The state letter of /proc/PID/stat (`T` when stopped), or nil.
+    private func processState(_ pid: pid_t) -> Character? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let afterName = stat.lastIndex(of: ")")
+        else { return nil }
+        return stat[stat.index(after: afterName)...].split(separator: " ").first?.first
+    }
+
+    private func postmasterPID() throws -> pid_t {
+        let pidFile = try String(contentsOfFile: directory + "/data/postmaster.pid", encoding: .utf8)
+        guard let postmaster = pidFile.split(separator: "\n").first.flatMap({ pid_t($0) }) else {
+            throw TestDatabaseError("no postmaster PID in \(directory)/data/postmaster.pid")
+        }
+        return postmaster
     }
 
     /// Lets a suspended server run again (SIGCONT).
@@ -77,10 +100,7 @@ public final class PostgresServer: Sendable {
 
     /// The postmaster (first line of `postmaster.pid`) and its children.
     private func serverProcesses() throws -> [pid_t] {
-        let pidFile = try String(contentsOfFile: directory + "/data/postmaster.pid", encoding: .utf8)
-        guard let postmaster = pidFile.split(separator: "\n").first.flatMap({ pid_t($0) }) else {
-            throw TestDatabaseError("no postmaster PID in \(directory)/data/postmaster.pid")
-        }
+        let postmaster = try postmasterPID()
         var processes = [postmaster]
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
             guard let pid = pid_t(entry),
