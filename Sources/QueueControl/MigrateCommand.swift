@@ -99,7 +99,7 @@ struct MigrateCommand: AsyncParsableCommand {
                 })
             return
         }
-        let table = TextTable(headers: ["VERSION", "NAME", "STATE", "APPLIED AT"])
+        let table = TextTable(headers: ["VERSION", "NAME", "STATE", "APPLIED AT"], flexible: [1])
         for status in statuses {
             table.add([
                 String(status.version), status.name, status.state.rawValue,

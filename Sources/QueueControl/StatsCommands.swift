@@ -71,7 +71,10 @@ func renderStats(_ stats: QueueStats) -> String {
             "QUEUE", "PENDING", "READY", "SCHEDULED", "RUNNING", "SUCCEEDED", "DEAD", "CANCELLED", "OLDEST READY",
             "DONE/1M", "DONE/1H", "DEAD/1H",
         ],
-        rightAligned: Set(1...11)
+        rightAligned: Set(1...11),
+        // The hourly figures are in the throughput line below; the queue name gives way last.
+        flexible: [0],
+        optional: [11, 10, 7, 3]
     )
     func row(_ counts: QueueCounts) -> [String] {
         [
@@ -86,10 +89,12 @@ func renderStats(_ stats: QueueStats) -> String {
     if stats.queues.count != 1 { table.add(row(stats.totals)) }
     var text = stats.queues.isEmpty ? "the queue is empty\n" : table.render()
     let totals = stats.totals
+    let minute = totals.succeededLastMinute
+    let hour = totals.succeededLastHour
     text +=
-        "\nthroughput: \(formatCount(totals.succeededLastMinute)) succeeded in the last minute "
-        + "(\(formatRate(totals.succeededLastMinute, perSeconds: 60))), \(formatCount(totals.succeededLastHour)) in the last hour "
-        + "(\(formatRate(totals.succeededLastHour, perSeconds: 3600))); \(formatCount(totals.deadLastHour)) dead in the last hour\n"
+        "\nsucceeded: \(formatCount(minute)) in the last minute (\(formatRate(minute, perSeconds: 60))), "
+        + "\(formatCount(hour)) in the last hour (\(formatRate(hour, perSeconds: 3600)))\n"
+        + "dead: \(formatCount(totals.deadLastHour)) in the last hour\n"
     if let oldest = totals.oldestReadySeconds {
         text += "oldest ready task has waited \(formatAge(seconds: oldest))\n"
     } else {
