@@ -45,6 +45,8 @@ DECLARE
         'enqueue_tasks(jsonb)',
         'cancel_task(bigint)',
         'retry_task(bigint)',
+        'cancel_tasks_matching(text, text, text[], timestamptz, boolean)',
+        'retry_tasks_matching(text, text, text[], timestamptz, boolean)',
         'lock_task_states(bigint[])',
         'prune_tasks(interval, text[], integer)'
     ];

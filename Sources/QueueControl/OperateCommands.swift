@@ -11,14 +11,20 @@ struct CancelCommand: AsyncParsableCommand {
             All or nothing: when one of the ids does not exist, nothing is cancelled and the exit status is 3. \
             A task that already finished is left as it is (reported, exit 0).
 
+            Instead of ids, a filter (--queue, --kind, --state pending|running, --older-than) cancels every \
+            matching pending or running task in one statement; --dry-run counts them first.
+
             Examples:
               queuectl cancel 42
               queuectl cancel 42 43 44 --json
+              queuectl cancel --queue bulk --state pending --older-than 1h --dry-run
             """
     )
 
     @Argument(help: ArgumentHelp("Task ids.", valueName: "id"))
-    var ids: [Int64]
+    var ids: [Int64] = []
+
+    @OptionGroup var bulk: BulkFilterOptions
 
     @Flag(help: "Print machine-readable JSON.")
     var json = false
@@ -26,7 +32,37 @@ struct CancelCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func validate() throws {
-        _ = try uniqueTaskIDs(ids)
+        try bulk.validate(ids: ids, allowed: [.pending, .running], operation: "cancel")
+        if !ids.isEmpty { _ = try uniqueTaskIDs(ids) }
+    }
+
+    struct BulkOutput: Encodable {
+        let cancelled: Int
+        let cancelRequested: Int
+        let dryRun: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case cancelled
+            case cancelRequested = "cancel_requested"
+            case dryRun = "dry_run"
+        }
+    }
+
+    private func cancelMatching(_ pool: PostgresConnectionPool) async throws {
+        let counts = try await pool.run(CancelTasksMatching(bulk.filter, dryRun: bulk.dryRun))
+        if json {
+            try printJSON(
+                BulkOutput(cancelled: counts.cancelled, cancelRequested: counts.cancelRequested, dryRun: bulk.dryRun))
+            return
+        }
+        let pending = "\(formatCount(counts.cancelled)) pending task\(counts.cancelled == 1 ? "" : "s")"
+        let running = "\(formatCount(counts.cancelRequested)) running"
+        if bulk.dryRun {
+            print("would cancel \(pending) and ask \(running) to stop (\(bulk.description); dry run: nothing changed)")
+        } else {
+            print(
+                "cancelled \(pending); asked \(running) to stop at their workers' next heartbeat (\(bulk.description))")
+        }
     }
 
     struct Output: Encodable {
@@ -38,6 +74,7 @@ struct CancelCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             try await database.withPool(logger: makeCLILogger()) { pool in
+                if bulk.isSet { return try await cancelMatching(pool) }
                 let outcomes: [(id: Int64, before: String, outcome: String)]
                 do {
                     outcomes = try await QueueClient(pool: pool).cancel(ids: try uniqueTaskIDs(ids)).map {
@@ -72,14 +109,21 @@ struct RetryCommand: AsyncParsableCommand {
             All or nothing: when one of the ids does not exist (exit 3) or is not dead or cancelled (exit 1), \
             nothing is changed. A task whose dedupe key another live task now holds cannot be retried.
 
+            Instead of ids, a filter (--queue, --kind, --state dead|cancelled, --older-than) retries every matching \
+            dead or cancelled task in one statement, skipping (and counting) those whose dedupe key a live task \
+            holds; --dry-run counts them first.
+
             Examples:
               queuectl retry 42
-              queuectl retry $(queuectl list --state dead --json | jq -r '.[].id')
+              queuectl retry --queue default --kind review --state dead --dry-run
+              queuectl retry --state dead --older-than 10m
             """
     )
 
     @Argument(help: ArgumentHelp("Task ids.", valueName: "id"))
-    var ids: [Int64]
+    var ids: [Int64] = []
+
+    @OptionGroup var bulk: BulkFilterOptions
 
     @Flag(help: "Print machine-readable JSON.")
     var json = false
@@ -87,7 +131,35 @@ struct RetryCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func validate() throws {
-        _ = try uniqueTaskIDs(ids)
+        try bulk.validate(ids: ids, allowed: [.dead, .cancelled], operation: "retry")
+        if !ids.isEmpty { _ = try uniqueTaskIDs(ids) }
+    }
+
+    struct BulkOutput: Encodable {
+        let retried: Int
+        let skipped: Int
+        let dryRun: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case retried, skipped
+            case dryRun = "dry_run"
+        }
+    }
+
+    private func retryMatching(_ pool: PostgresConnectionPool) async throws {
+        let counts = try await pool.run(RetryTasksMatching(bulk.filter, dryRun: bulk.dryRun))
+        if json {
+            try printJSON(BulkOutput(retried: counts.retried, skipped: counts.skipped, dryRun: bulk.dryRun))
+            return
+        }
+        let tasks = "\(formatCount(counts.retried)) task\(counts.retried == 1 ? "" : "s")"
+        let skipped =
+            counts.skipped == 0
+            ? "" : "; \(formatCount(counts.skipped)) skipped: a live or newer task holds their dedupe key"
+        print(
+            bulk.dryRun
+                ? "would retry \(tasks) (\(bulk.description))\(skipped) (dry run: nothing changed)"
+                : "retried \(tasks): pending again with fresh attempts (\(bulk.description))\(skipped)")
     }
 
     struct Output: Encodable {
@@ -99,6 +171,7 @@ struct RetryCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             try await database.withPool(logger: makeCLILogger()) { pool in
+                if bulk.isSet { return try await retryMatching(pool) }
                 let retried: [(id: Int64, before: String)]
                 do {
                     retried = try await QueueClient(pool: pool).retry(ids: try uniqueTaskIDs(ids)).map {
@@ -227,5 +300,68 @@ struct PurgeCommand: AsyncParsableCommand {
                 print(dryRun ? "would delete \(what) (dry run: nothing deleted)" : "deleted \(what)")
             }
         }
+    }
+}
+
+/// `cancel` and `retry` by filter: `--queue`, `--kind`, `--state`, `--older-than`, `--dry-run`.
+struct BulkFilterOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Every matching task of this queue (instead of ids).", valueName: "name"))
+    var queue: String?
+
+    @Option(help: ArgumentHelp("Every matching task of this kind (instead of ids).", valueName: "kind"))
+    var kind: String?
+
+    @Option(
+        name: .customLong("state"),
+        help: ArgumentHelp("Only tasks in this state (repeatable; instead of ids).", valueName: "state"))
+    var states: [StateArgument] = []
+
+    @Option(
+        name: .customLong("older-than"),
+        help: ArgumentHelp(
+            "Only tasks created longer ago than this (e.g. 1h, 7d; instead of ids).", valueName: "duration"),
+        completion: DurationText.completion,
+        transform: DurationText.argument
+    )
+    var olderThan: Duration?
+
+    @Flag(name: .customLong("dry-run"), help: "With a filter: count what would change; change nothing.")
+    var dryRun = false
+
+    /// Whether any filter was given.
+    var isSet: Bool { queue != nil || kind != nil || !states.isEmpty || olderThan != nil }
+
+    /// Checks the filter against the ids and the states the operation applies to.
+    func validate(ids: [Int64], allowed: [StateArgument], operation: String) throws {
+        if isSet, !ids.isEmpty {
+            throw ValidationError("give task ids or a filter (--queue, --kind, --state, --older-than), not both")
+        }
+        if !isSet, ids.isEmpty {
+            throw ValidationError(
+                "give the tasks to \(operation): ids, or a filter (--queue, --kind, --state, --older-than)")
+        }
+        if dryRun, !isSet { throw ValidationError("--dry-run goes with a filter; ids are shown by `queuectl show`") }
+        if let other = states.first(where: { !allowed.contains($0) }) {
+            throw ValidationError(
+                "\(operation) applies to \(allowed.map(\.rawValue).joined(separator: " and ")) tasks: "
+                    + "--state \(other.rawValue) is not allowed")
+        }
+        if let queue, let problem = TaskValidation.queueProblem(queue) { throw ValidationError(problem) }
+    }
+
+    var filter: TaskFilter {
+        TaskFilter(
+            queue: queue, kind: kind, states: states.compactMap { TaskState(rawValue: $0.rawValue) },
+            olderThan: olderThan)
+    }
+
+    /// `queue bulk, kind noop, created more than 1h ago` for messages.
+    var description: String {
+        var parts: [String] = []
+        if let queue { parts.append("queue \(queue)") }
+        if let kind { parts.append("kind \(kind)") }
+        if !states.isEmpty { parts.append(states.map(\.rawValue).joined(separator: "/")) }
+        if let olderThan { parts.append("created more than \(DurationText.format(olderThan)) ago") }
+        return parts.joined(separator: ", ")
     }
 }

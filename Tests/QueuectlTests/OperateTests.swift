@@ -318,7 +318,7 @@ struct OperateTests {
             let again = try await cli.json([Outcome].self, ["cancel", String(pending)])
             #expect(again.map(\.outcome) == ["cancelled"])
             #expect(again.map(\.before) == ["cancelled"])
-            expectError(try await cli.run(["cancel"]), status: 2, containing: "Missing expected argument")
+            expectError(try await cli.run(["cancel"]), status: 2, containing: "give the tasks to cancel: ids, or a filter")
             expectError(try await cli.run(["cancel", "-3"]), status: 2, containing: "(see `queuectl cancel --help`)")
         }
     }
@@ -366,6 +366,77 @@ struct OperateTests {
                 try await cli.run(["retry", String(keyed)]), status: 1,
                 containing: "another live task has the same dedupe key")
             #expect(try await pool.run(FetchTask(id: keyed))?.state == .cancelled)
+        }
+    }
+
+    @Test("cancel and retry by filter: one statement each, running tasks flagged, dedupe keys respected, --dry-run")
+    func bulkByFilter() async throws {
+        try await QueueFixture.with(poolSize: 2) { fixture in
+            let cli = CLI(fixture: fixture)
+            for index in 0..<30 {
+                _ = try await fixture.pool.run(try EnqueueTask(task(queue: "bulk", dedupeKey: "b\(index)")))
+            }
+            for _ in 0..<5 { _ = try await fixture.pool.run(try EnqueueTask(task("other"))) }
+            try await fixture.pool.execute(
+                "UPDATE tasks SET created_at = now() - interval '2 hours' WHERE kind = 'other'")
+            let running = try await fixture.pool.run(
+                ClaimTasks(workerID: "test/1/boot", queues: ["bulk"], limit: 3, lease: .seconds(60)))
+            #expect(running.count == 3)
+            struct Cancelled: Decodable, Equatable {
+                let cancelled: Int
+                let cancel_requested: Int
+                let dry_run: Bool
+            }
+            struct Retried: Decodable, Equatable {
+                let retried: Int
+                let skipped: Int
+                let dry_run: Bool
+            }
+            func count(_ state: String, _ queue: String) async throws -> Int {
+                try await cli.count("SELECT count(*) FROM tasks WHERE state = \(state) AND queue = \(queue)")
+            }
+
+            // A dry run counts and changes nothing.
+            let dry = try await cli.json(Cancelled.self, ["cancel", "--queue", "bulk", "--dry-run"])
+            #expect(dry == Cancelled(cancelled: 27, cancel_requested: 3, dry_run: true))
+            #expect(try await count("pending", "bulk") == 27)
+
+            // Pending only: the running ones are left alone.
+            let text = try await cli.run(["cancel", "--queue", "bulk", "--state", "pending"])
+            #expect(
+                text.standardOutput
+                    == "cancelled 27 pending tasks; asked 0 running to stop at their workers' next heartbeat (queue bulk, pending)\n",
+                "\(text.standardOutput)")
+            #expect(try await count("cancelled", "bulk") == 27)
+            #expect(try await cli.count("SELECT count(*) FROM task_events WHERE reason = 'cancelled by request'") == 27)
+            let flagged = try await cli.json(Cancelled.self, ["cancel", "--queue", "bulk"])
+            #expect(flagged == Cancelled(cancelled: 0, cancel_requested: 3, dry_run: false))
+            #expect(try await cli.count("SELECT count(*) FROM tasks WHERE state = 'running' AND cancel_requested") == 3)
+
+            // Older than: only the 5 tasks created two hours ago.
+            let old = try await cli.json(Cancelled.self, ["cancel", "--older-than", "1h"])
+            #expect(old == Cancelled(cancelled: 5, cancel_requested: 0, dry_run: false))
+
+            // Retry: a live task holds one dedupe key, so that cancelled task is skipped, and counted.
+            _ = try await fixture.pool.run(try EnqueueTask(task(queue: "bulk", dedupeKey: "b29")))
+            let wouldRetry = try await cli.json(Retried.self, ["retry", "--queue", "bulk", "--dry-run"])
+            let retried = try await cli.json(Retried.self, ["retry", "--queue", "bulk", "--state", "cancelled"])
+            #expect(wouldRetry == Retried(retried: retried.retried, skipped: retried.skipped, dry_run: true))
+            // The first three were claimed (still running, flagged); of the 27 cancelled, b29's key is held again.
+            #expect(retried == Retried(retried: 26, skipped: 1, dry_run: false))
+            #expect(try await count("pending", "bulk") == 27)
+            #expect(try await count("cancelled", "bulk") == 1)
+            let none = try await cli.run(["retry", "--queue", "bulk"])
+            #expect(none.standardOutput.hasPrefix("retried 0 tasks"), "\(none.standardOutput)")
+
+            // Refused: ids and a filter together, neither, a state the operation does not apply to.
+            expectError(try await cli.run(["cancel", "1", "--queue", "bulk"]), status: 2, containing: "not both")
+            expectError(try await cli.run(["retry"]), status: 2, containing: "give the tasks to retry")
+            expectError(
+                try await cli.run(["retry", "--state", "running"]), status: 2,
+                containing: "--state running is not allowed")
+            expectError(
+                try await cli.run(["cancel", "7", "--dry-run"]), status: 2, containing: "--dry-run goes with a filter")
         }
     }
 
