@@ -52,7 +52,8 @@ struct StatsCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             try await database.withPool(logger: makeCLILogger()) { pool in
-                let stats = try await QueueClient(pool: pool).stats(estimateAbove: estimateAbove, exact: exact)
+                var stats = try await QueueClient(pool: pool).stats(estimateAbove: estimateAbove, exact: exact)
+                stats.markUnserved(by: try await pool.run(ListWorkers(includeStopped: false)))
                 if json {
                     try printJSON(stats)
                     return
@@ -99,6 +100,12 @@ func renderStats(_ stats: QueueStats) -> String {
         text += "oldest ready task has waited \(formatAge(seconds: oldest))\n"
     } else {
         text += "no task is waiting\n"
+    }
+    for queue in stats.unservedQueues ?? [] {
+        let ready = stats.queues.first { $0.queue == queue }?.ready ?? 0
+        text +=
+            "warning: \(formatCount(ready)) ready task\(ready == 1 ? "" : "s") in queue \(queue), which no live worker "
+            + "serves: add it to a worker's WORKER_QUEUES\n"
     }
     if stats.terminalCountsEstimated {
         text +=

@@ -52,6 +52,14 @@ struct TopCommand: AsyncParsableCommand {
     struct Snapshot: Encodable {
         let stats: QueueStats
         let workers: [WorkerRow]
+
+        /// The stats, with the queues no live worker serves marked from the registry read at the same time.
+        init(stats: QueueStats, workers: [WorkerRow]) {
+            var stats = stats
+            stats.markUnserved(by: workers)
+            self.stats = stats
+            self.workers = workers
+        }
     }
 
     func run() async throws {

@@ -133,13 +133,26 @@ public struct QueueStats: Encodable, Sendable {
     /// Above this many rows, terminal counts are estimated.
     public var estimateAbove: Int
     public var collectedAt: Date
+    /// Queues whose ready tasks no live worker serves (``markUnserved(by:)``); nil when the registry was not read.
+    public var unservedQueues: [String]?
 
     enum CodingKeys: String, CodingKey {
         case queues, totals
+        case unservedQueues = "unserved_queues"
         case terminalCountsEstimated = "terminal_counts_estimated"
         case tableRowsEstimate = "table_rows_estimate"
         case estimateAbove = "estimate_above_rows"
         case collectedAt = "collected_at"
+    }
+}
+
+extension QueueStats {
+    /// Notes the queues that hold ready tasks while no live worker (running or draining, heartbeat not stale) serves
+    /// them: those tasks wait until someone adds the queue to a worker's `WORKER_QUEUES`.
+    public mutating func markUnserved(by workers: [WorkerRow]) {
+        let served = Set(
+            workers.filter { !$0.stale && ($0.state == "running" || $0.state == "draining") }.flatMap(\.queues))
+        unservedQueues = queues.filter { $0.ready > 0 && !served.contains($0.queue) }.map(\.queue)
     }
 }
 

@@ -318,7 +318,8 @@ struct OperateTests {
             let again = try await cli.json([Outcome].self, ["cancel", String(pending)])
             #expect(again.map(\.outcome) == ["cancelled"])
             #expect(again.map(\.before) == ["cancelled"])
-            expectError(try await cli.run(["cancel"]), status: 2, containing: "give the tasks to cancel: ids, or a filter")
+            expectError(
+                try await cli.run(["cancel"]), status: 2, containing: "give the tasks to cancel: ids, or a filter")
             expectError(try await cli.run(["cancel", "-3"]), status: 2, containing: "(see `queuectl cancel --help`)")
         }
     }

@@ -226,6 +226,39 @@ struct StatsTests {
         }
     }
 
+    @Test("stats warns about ready tasks in a queue no live worker serves (a stale worker does not count)")
+    func unservedQueues() async throws {
+        try await QueueFixture.with(poolSize: 2) { fixture in
+            let cli = CLI(fixture: fixture)
+            for queue in ["default", "bulk", "bulk"] {
+                _ = try await fixture.pool.run(try EnqueueTask(task(queue: queue)))
+            }
+            func register(_ id: String, queues: String, heartbeat: String) async throws {
+                try await fixture.pool.execute(
+                    """
+                    INSERT INTO workers (id, host, instance, boot_id, pid, version, queues, concurrency,
+                                         heartbeat_interval, state, tasks_done, tasks_failed, started_at, heartbeat_at)
+                    VALUES (\(id), 'h', \(id), gen_random_uuid(), 1, '0.1.0', \(queues)::text[], 4, '5 seconds',
+                            'running', 0, 0, now() - interval '1 hour', now() - \(heartbeat)::interval)
+                    """)
+            }
+            try await register("h/1/a", queues: "{default}", heartbeat: "0 seconds")
+            try await register("h/2/b", queues: "{bulk}", heartbeat: "10 minutes")  // stale: lost
+            struct Stats: Decodable { let unserved_queues: [String]? }
+            #expect(try await cli.json(Stats.self, ["stats"]).unserved_queues == ["bulk"])
+            let text = try await cli.run(["stats"])
+            #expect(
+                text.standardOutput.contains(
+                    "warning: 2 ready tasks in queue bulk, which no live worker serves: add it to a worker's WORKER_QUEUES"
+                ),
+                "\(text.standardOutput)")
+            #expect(!text.standardOutput.contains("queue default, which"))
+            try await register("h/3/c", queues: "{bulk,default}", heartbeat: "0 seconds")
+            #expect(try await cli.json(Stats.self, ["stats"]).unserved_queues == [])
+            #expect(!(try await cli.run(["stats"])).standardOutput.contains("warning:"))
+        }
+    }
+
     @Test(
         "tables fit an 80-column terminal (long ids cut in the middle, notes at the end), and are never cut when piped")
     func terminalWidth() async throws {
