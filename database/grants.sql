@@ -47,6 +47,8 @@ DECLARE
         'retry_task(bigint)',
         'cancel_tasks_matching(text, text, text[], timestamptz, boolean)',
         'retry_tasks_matching(text, text, text[], timestamptz, boolean)',
+        'pause_queue(text, text)',
+        'resume_queue(text)',
         'lock_task_states(bigint[])',
         'prune_tasks(interval, text[], integer)'
     ];

@@ -365,3 +365,106 @@ struct BulkFilterOptions: ParsableArguments {
         return parts.joined(separator: ", ")
     }
 }
+
+/// `queuectl pause QUEUE`.
+struct PauseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pause",
+        abstract: "Pause a queue: workers stop claiming its tasks at their next claim; running ones finish.",
+        discussion: """
+            Pending tasks of a paused queue stay pending, untouched (no attempt is spent); `queuectl stats` and \
+            `top` show the queue as paused. Pausing a paused queue keeps its first time and reason. \
+            `queuectl resume QUEUE` ends it and wakes the workers at once.
+
+            Examples:
+              queuectl pause reviews --reason "model provider outage"
+              queuectl resume reviews
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The queue.", valueName: "queue"))
+    var queue: String
+
+    @Option(help: ArgumentHelp("Why, shown by stats and top.", valueName: "text"))
+    var reason: String?
+
+    @Flag(help: "Print machine-readable JSON.")
+    var json = false
+
+    @OptionGroup var database: DatabaseOptions
+
+    func validate() throws {
+        if let problem = TaskValidation.queueProblem(queue) { throw ValidationError(problem) }
+        if let reason, reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw ValidationError("--reason cannot contain control characters")
+        }
+    }
+
+    struct Output: Encodable {
+        let queue: String
+        let paused: Bool
+        let alreadyPaused: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case queue, paused
+            case alreadyPaused = "already_paused"
+        }
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            try await database.withPool(logger: makeCLILogger()) { pool in
+                let newly = try await pool.run(PauseQueue(queue: queue, reason: reason))
+                if json {
+                    try printJSON(Output(queue: queue, paused: true, alreadyPaused: !newly))
+                } else if newly {
+                    print("queue \(queue): paused; workers claim none of its tasks until `queuectl resume \(queue)`")
+                } else {
+                    print("queue \(queue): already paused; nothing changed")
+                }
+            }
+        }
+    }
+}
+
+/// `queuectl resume QUEUE`.
+struct ResumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Resume a paused queue: its workers are woken and claim its tasks again.",
+        discussion: """
+            Examples:
+              queuectl resume reviews
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The queue.", valueName: "queue"))
+    var queue: String
+
+    @Flag(help: "Print machine-readable JSON.")
+    var json = false
+
+    @OptionGroup var database: DatabaseOptions
+
+    func validate() throws {
+        if let problem = TaskValidation.queueProblem(queue) { throw ValidationError(problem) }
+    }
+
+    struct Output: Encodable {
+        let queue: String
+        let resumed: Bool
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            try await database.withPool(logger: makeCLILogger()) { pool in
+                let resumed = try await pool.run(ResumeQueue(queue: queue))
+                if json {
+                    try printJSON(Output(queue: queue, resumed: resumed))
+                } else {
+                    print(resumed ? "queue \(queue): resumed" : "queue \(queue): was not paused; nothing changed")
+                }
+            }
+        }
+    }
+}

@@ -50,7 +50,8 @@ public struct QueueCtl: AsyncParsableCommand {
     static var queueSubcommands: [any ParsableCommand.Type] {
         var commands: [any ParsableCommand.Type] = [
             EnqueueCommand.self, ListCommand.self, ShowCommand.self, TopCommand.self, CancelCommand.self,
-            RetryCommand.self, PurgeCommand.self, StatsCommand.self, WorkersCommand.self, MigrateCommand.self,
+            RetryCommand.self, PauseCommand.self, ResumeCommand.self, PurgeCommand.self, StatsCommand.self,
+            WorkersCommand.self, MigrateCommand.self,
         ]
         commands.append(ReviewCommand.self)
         return commands

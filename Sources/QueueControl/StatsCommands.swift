@@ -53,7 +53,9 @@ struct StatsCommand: AsyncParsableCommand {
         try await reportingErrors {
             try await database.withPool(logger: makeCLILogger()) { pool in
                 var stats = try await QueueClient(pool: pool).stats(estimateAbove: estimateAbove, exact: exact)
-                stats.markUnserved(by: try await pool.run(ListWorkers(includeStopped: false)))
+                stats.markUnserved(
+                    by: try await pool.run(ListWorkers(includeStopped: false)),
+                    paused: try await pool.run(ListPausedQueues()))
                 if json {
                     try printJSON(stats)
                     return
@@ -100,6 +102,13 @@ func renderStats(_ stats: QueueStats) -> String {
         text += "oldest ready task has waited \(formatAge(seconds: oldest))\n"
     } else {
         text += "no task is waiting\n"
+    }
+    for paused in stats.pausedQueues ?? [] {
+        let waiting = stats.queues.first { $0.queue == paused.queue }?.pending ?? 0
+        text +=
+            "paused: queue \(paused.queue) since \(formatTimestamp(paused.pausedAt))"
+            + (paused.reason.map { " (\(terminalSafe($0)))" } ?? "")
+            + ", \(formatCount(waiting)) pending task\(waiting == 1 ? "" : "s") left alone: queuectl resume \(paused.queue)\n"
     }
     for queue in stats.unservedQueues ?? [] {
         let ready = stats.queues.first { $0.queue == queue }?.ready ?? 0

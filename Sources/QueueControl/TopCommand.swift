@@ -54,9 +54,9 @@ struct TopCommand: AsyncParsableCommand {
         let workers: [WorkerRow]
 
         /// The stats, with the queues no live worker serves marked from the registry read at the same time.
-        init(stats: QueueStats, workers: [WorkerRow]) {
+        init(stats: QueueStats, workers: [WorkerRow], paused: [PausedQueue]) {
             var stats = stats
-            stats.markUnserved(by: workers)
+            stats.markUnserved(by: workers, paused: paused)
             self.stats = stats
             self.workers = workers
         }
@@ -71,7 +71,8 @@ struct TopCommand: AsyncParsableCommand {
                 if json || once || !Terminal.isTerminal(1) {
                     let snapshot = Snapshot(
                         stats: try await queries.stats(estimateAbove: 1_000_000, exact: false),
-                        workers: try await queries.pool.run(ListWorkers(includeStopped: false))
+                        workers: try await queries.pool.run(ListWorkers(includeStopped: false)),
+                        paused: try await queries.pool.run(ListPausedQueues())
                     )
                     if json {
                         try printJSON(snapshot)
@@ -101,7 +102,8 @@ struct TopCommand: AsyncParsableCommand {
             do {
                 last = Snapshot(
                     stats: try await queries.stats(estimateAbove: 1_000_000, exact: false),
-                    workers: try await queries.pool.run(ListWorkers(includeStopped: false))
+                    workers: try await queries.pool.run(ListWorkers(includeStopped: false)),
+                    paused: try await queries.pool.run(ListPausedQueues())
                 )
                 problem = nil
             } catch let error as PostgresError {

@@ -133,12 +133,16 @@ public struct QueueStats: Encodable, Sendable {
     /// Above this many rows, terminal counts are estimated.
     public var estimateAbove: Int
     public var collectedAt: Date
-    /// Queues whose ready tasks no live worker serves (``markUnserved(by:)``); nil when the registry was not read.
+    /// Queues whose ready tasks no live worker serves (``markUnserved(by:paused:)``); nil when the registry was not
+    /// read.
     public var unservedQueues: [String]?
+    /// Paused queues (``markUnserved(by:paused:)``); nil when they were not read.
+    public var pausedQueues: [PausedQueue]?
 
     enum CodingKeys: String, CodingKey {
         case queues, totals
         case unservedQueues = "unserved_queues"
+        case pausedQueues = "paused_queues"
         case terminalCountsEstimated = "terminal_counts_estimated"
         case tableRowsEstimate = "table_rows_estimate"
         case estimateAbove = "estimate_above_rows"
@@ -147,12 +151,16 @@ public struct QueueStats: Encodable, Sendable {
 }
 
 extension QueueStats {
-    /// Notes the queues that hold ready tasks while no live worker (running or draining, heartbeat not stale) serves
-    /// them: those tasks wait until someone adds the queue to a worker's `WORKER_QUEUES`.
-    public mutating func markUnserved(by workers: [WorkerRow]) {
+    /// Notes the paused queues, and the queues that hold ready tasks while no live worker (running or draining,
+    /// heartbeat not stale) serves them and they are not paused: those tasks wait until someone adds the queue to a
+    /// worker's `WORKER_QUEUES`.
+    public mutating func markUnserved(by workers: [WorkerRow], paused: [PausedQueue]) {
+        pausedQueues = paused
         let served = Set(
             workers.filter { !$0.stale && ($0.state == "running" || $0.state == "draining") }.flatMap(\.queues))
-        unservedQueues = queues.filter { $0.ready > 0 && !served.contains($0.queue) }.map(\.queue)
+        let pausedNames = Set(paused.map(\.queue))
+        unservedQueues = queues.filter { $0.ready > 0 && !served.contains($0.queue) && !pausedNames.contains($0.queue) }
+            .map(\.queue)
     }
 }
 

@@ -5,7 +5,8 @@ import Testing
 @Suite("queuectl conventions", .serialized)
 struct ConventionsTests {
     static let commands = [
-        ["enqueue", "review"], ["enqueue", "task"], ["list"], ["show"], ["top"], ["cancel"], ["retry"], ["purge"],
+        ["enqueue", "review"], ["enqueue", "task"], ["list"], ["show"], ["top"], ["cancel"], ["retry"], ["pause"],
+        ["resume"], ["purge"],
         ["stats"], ["workers"], ["migrate"], ["history"], ["trends"], ["performance"], ["verdicts"], ["findings"],
     ]
 

@@ -370,6 +370,52 @@ struct OperateTests {
         }
     }
 
+    @Test("pause: claim_task leaves a paused queue's tasks pending and untouched; stats says so; resume lets them run")
+    func pauseAndResume() async throws {
+        try await QueueFixture.with(poolSize: 2) { fixture in
+            let cli = CLI(fixture: fixture)
+            for queue in ["reviews", "reviews", "reviews", "bulk"] {
+                _ = try await fixture.pool.run(try EnqueueTask(task(queue: queue)))
+            }
+            let paused = try await cli.run(["pause", "reviews", "--reason", "provider outage"])
+            #expect(paused.standardOutput.hasPrefix("queue reviews: paused"), "\(paused.standardError)")
+            #expect(
+                try await cli.run(["pause", "reviews"]).standardOutput
+                    == "queue reviews: already paused; nothing changed\n")
+            func claim() async throws -> [ClaimedTask] {
+                try await fixture.pool.run(
+                    ClaimTasks(workerID: "test/1/boot", queues: ["reviews", "bulk"], limit: 10, lease: .seconds(60)))
+            }
+            let first = try await claim()
+            #expect(first.map(\.record.queue) == ["bulk"])
+            #expect(
+                try await cli.count(
+                    "SELECT count(*) FROM tasks WHERE queue = 'reviews' AND state = 'pending' AND attempt = 0") == 3)
+            let stats = try await cli.run(["stats"])
+            #expect(
+                stats.standardOutput.contains(
+                    "(provider outage), 3 pending tasks left alone: queuectl resume reviews"), "\(stats.standardOutput)"
+            )
+            // Paused on purpose: not reported as a queue nobody serves.
+            #expect(!stats.standardOutput.contains("which no live worker serves"))
+            struct Stats: Decodable {
+                struct Paused: Decodable { let queue: String; let reason: String? }
+                let paused_queues: [Paused]?
+            }
+            let json = try await cli.json(Stats.self, ["stats"])
+            #expect(
+                json.paused_queues?.map(\.queue) == ["reviews"]
+                    && json.paused_queues?.first?.reason == "provider outage")
+
+            #expect(try await cli.run(["resume", "reviews"]).standardOutput == "queue reviews: resumed\n")
+            #expect(try await claim().count == 3)
+            #expect(
+                try await cli.run(["resume", "reviews"]).standardOutput
+                    == "queue reviews: was not paused; nothing changed\n")
+            expectError(try await cli.run(["pause", "Bad Queue"]), status: 2, containing: "queue")
+        }
+    }
+
     @Test("cancel and retry by filter: one statement each, running tasks flagged, dedupe keys respected, --dry-run")
     func bulkByFilter() async throws {
         try await QueueFixture.with(poolSize: 2) { fixture in

@@ -134,7 +134,8 @@ struct PrivilegeTests {
             #expect(
                 operatorFunctions == [
                     "enqueue_task", "enqueue_tasks", "cancel_task", "retry_task", "cancel_tasks_matching",
-                    "retry_tasks_matching", "lock_task_states", "prune_tasks", "queuectl_state_estimates",
+                    "retry_tasks_matching", "pause_queue", "resume_queue", "lock_task_states", "prune_tasks",
+                    "queuectl_state_estimates",
                 ])
             #expect(
                 webhookFunctions == [

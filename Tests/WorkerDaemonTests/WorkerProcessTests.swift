@@ -86,6 +86,33 @@ struct WorkerProcessTests {
         }
     }
 
+    @Test("a running worker leaves a paused queue's tasks alone; resume wakes it (by NOTIFY: its poll is ten minutes)")
+    func pausedQueue() async throws {
+        try await QueueFixture.with { fixture in
+            let worker = try RunningProcess(
+                "queue-worker", ["--instance", "pause"],
+                environment: try workerEnvironment(fixture, ["WORKER_POLL_INTERVAL_MS": "600000"]))
+            defer { worker.send(SIGKILL) }
+            let registered = try await eventually(timeout: .seconds(60)) {
+                try await fixture.scalar(Int.self, "SELECT count(*) FROM workers WHERE state = 'running'") == 1
+            }
+            #expect(registered, "\(worker.log)")
+            #expect(try await fixture.pool.run(PauseQueue(queue: "default", reason: nil)))
+            let id = try await fixture.pool.run(try EnqueueTask(task(payload: #"{"sleep_ms": 1}"#))).id
+            // The enqueue's NOTIFY woke the worker; its claim left the task alone. Nothing to wait for but time.
+            try await Task.sleep(for: .seconds(2))
+            let record = try await fixture.pool.run(FetchTask(id: id))
+            #expect(record?.state == .pending && record?.attempt == 0, "\(worker.log)")
+            #expect(try await fixture.pool.run(ResumeQueue(queue: "default")))
+            let done = try await eventually(timeout: .seconds(60)) {
+                try await fixture.pool.run(FetchTask(id: id))?.state == .succeeded
+            }
+            #expect(done, "\(worker.log)")
+            worker.send(SIGTERM)
+            #expect(await worker.waitForExit() == 0)
+        }
+    }
+
     @Test("a restarted worker rescues what its earlier boot held, at once")
     func rescueEarlierBoot() async throws {
         try await QueueFixture.with { fixture in

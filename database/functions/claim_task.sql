@@ -5,6 +5,7 @@
 -- expiry, and updated through the primary key: `id = ANY (ARRAY(SELECT … FROM picked))` is evaluated once as an
 -- InitPlan and is an index scan whatever the planner estimates (joining the CTE back to tasks made PostgreSQL 15 plan
 -- a hash join over a sequential scan of every task; BENCHMARKS.md). PL/pgSQL keeps the parsed statement between calls.
+-- Tasks of paused queues (queue_pauses) are not claimed.
 -- Returns the claimed rows (with `checkpointed`: whether an earlier attempt wrote checkpoints).
 CREATE OR REPLACE FUNCTION claim_task(worker_id text, queues text[], max_tasks integer, lease interval)
 RETURNS SETOF tasks
@@ -14,6 +15,11 @@ DECLARE
 BEGIN
     IF v_problem IS NOT NULL THEN
         RAISE EXCEPTION '%', v_problem USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- Paused queues (pause_queue) are left out; their pending tasks stay as they are. The table is empty unless an
+    -- operator paused something, so the common case costs one look at an empty table.
+    IF EXISTS (SELECT 1 FROM queue_pauses) THEN
+        queues := ARRAY(SELECT q FROM unnest(queues) q WHERE NOT EXISTS (SELECT 1 FROM queue_pauses p WHERE p.queue = q));
     END IF;
     RETURN QUERY
     WITH picked AS MATERIALIZED (
