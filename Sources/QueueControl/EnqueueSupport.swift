@@ -409,8 +409,14 @@ private func report(
                 )
             } else {
                 print(reviewHeadline(review, id: id))
-                let summary = terminalSafe(review.summary.trimmingTrailingNewlines(), keepingLineBreaks: true)
-                if !summary.isEmpty { print(summary) }
+                if Terminal.isTerminal(1) {
+                    // On a terminal, the findings for the eye, most severe first; piped, the stored Markdown summary.
+                    let ordered = review.findings.sorted(by: Finding.reportOrder)
+                    if !ordered.isEmpty { print("\n" + terminalFindings(ordered), terminator: "") }
+                } else {
+                    let summary = terminalSafe(review.summary.trimmingTrailingNewlines(), keepingLineBreaks: true)
+                    if !summary.isEmpty { print(summary) }
+                }
             }
             if let exit = reviewExitCode(verdict: review.verdictStatus, findings: review.findings, failOn: failOn) {
                 throw exit

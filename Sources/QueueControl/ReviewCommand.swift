@@ -225,18 +225,7 @@ struct ReviewCommand: AsyncParsableCommand {
             table.add([agent.rawValue] + Severity.allCases.map { String(counts[$0]) })
         }
         out += "\n" + table.render() + "\n"
-        let width = report.findings.map(\.severity.rawValue.count).max() ?? 0
-        for finding in report.findings {
-            let place = finding.path.isEmpty ? "(whole change)" : finding.path + (finding.line.map { ":\($0)" } ?? "")
-            let padding = String(repeating: " ", count: width - finding.severity.rawValue.count)
-            let indent = String(repeating: " ", count: width + 2)
-            out +=
-                Palette.paint(finding.severity.rawValue) + padding + "  " + terminalSafe(place) + "  " + finding.ruleId
-                + "\n"
-            out += indent + terminalSafe(finding.message) + "\n"
-            if let suggestion = finding.suggestion { out += indent + "fix: " + terminalSafe(suggestion) + "\n" }
-        }
-        return out
+        return out + terminalFindings(report.findings)
     }
 
     /// `changes requested · 3 findings (1 high, 1 medium, 1 low) · 1 file, +5 −1`.
@@ -251,6 +240,23 @@ struct ReviewCommand: AsyncParsableCommand {
         let status = painted ? Palette.paint(report.verdict.status.title) : report.verdict.status.title
         return "\(status) · \(findings) · \(files), +\(report.diff.additions) −\(report.diff.deletions)"
     }
+}
+
+/// Findings for a terminal, three lines each: severity (in colour), place and rule; the message; the fix.
+func terminalFindings(_ findings: [Finding]) -> String {
+    let width = findings.map(\.severity.rawValue.count).max() ?? 0
+    let indent = String(repeating: " ", count: width + 2)
+    var out = ""
+    for finding in findings {
+        let place = finding.path.isEmpty ? "(whole change)" : finding.path + (finding.line.map { ":\($0)" } ?? "")
+        let padding = String(repeating: " ", count: width - finding.severity.rawValue.count)
+        out +=
+            Palette.paint(finding.severity.rawValue) + padding + "  " + terminalSafe(place) + "  " + finding.ruleId
+            + "\n"
+        out += indent + terminalSafe(finding.message) + "\n"
+        if let suggestion = finding.suggestion { out += indent + "fix: " + terminalSafe(suggestion) + "\n" }
+    }
+    return out
 }
 
 /// Writing a whole output file so that readers never see half of it: a temporary file beside it, renamed over it.

@@ -206,8 +206,9 @@ struct ShowCommand: AsyncParsableCommand {
             print("\nreview")
             print("  " + reviewHeadline(review, id: task.id))
             if let recorded { print("  recorded as review \(recorded.id) at \(formatTimestamp(recorded.reviewedAt))") }
+            // On a terminal the findings table below says it all; the Markdown summary (pipe tables) is for pipes.
             let summary = terminalSafe(review.summary.trimmingTrailingNewlines(), keepingLineBreaks: true)
-            if !summary.isEmpty { print(indent(summary + "\n"), terminator: "") }
+            if !summary.isEmpty, !Terminal.isTerminal(1) { print(indent(summary + "\n"), terminator: "") }
         } else if let recorded {
             print("\nreview")
             print("  \(recorded.verdictStatus) · \(recorded.total) findings · recorded as review \(recorded.id)")

@@ -328,6 +328,26 @@ struct EnqueueReviewTests {
         }
     }
 
+    @Test("on a terminal, --wait prints the findings in colour instead of the Markdown summary")
+    func waitOnTerminal() async throws {
+        try await QueueFixture.with(poolSize: 2) { fixture in
+            let cli = CLI(fixture: fixture)
+            async let waiting = cli.run(
+                ["enqueue", "review", "--diff", "-", "--wait", "--timeout", "60s"], input: sampleDiff, terminal: true)
+            let claimed = try await claimNext(fixture)
+            let result = reviewResult(.changesRequested)
+            #expect(try await fixture.complete(claimed.lease, result: PostgresJSON(encoding: result)) == .written)
+            let output = try await waiting
+            #expect(output.status == 6, "\(output.standardError)")
+            #expect(!output.standardOutput.contains("**changes_requested**"), "\(output.standardOutput)")
+            #expect(output.standardOutput.contains("\u{1B}[31mchanges_requested\u{1B}[0m"))
+            #expect(
+                output.standardOutput.contains("\u{1B}[31mhigh\u{1B}[0m  app/db.py:2  security.rule-0"),
+                "\(output.standardOutput)")
+            #expect(output.standardOutput.contains("security finding 0"))
+        }
+    }
+
     @Test(
         "--wait --fail-on exits like queuectl review: 10 when a finding is at least that severe, 0 otherwise",
         arguments: [("high", Int32(10)), ("low", 10), ("critical", 0), ("none", 0)]
