@@ -76,6 +76,7 @@ struct ListCommand: AsyncParsableCommand {
                             "id", "state", "kind", "queue", "priority", "attempt", "max_attempts", "created_at",
                             "run_after",
                             "finished_at", "worker", "dedupe_key", "last_error", "verdict_status", "finding_count",
+                            "queue_paused",
                         ],
                         rows: tasks.map { task in
                             [
@@ -84,7 +85,7 @@ struct ListCommand: AsyncParsableCommand {
                                 String(task.maxAttempts), isoTimestamp(task.createdAt), isoTimestamp(task.runAfter),
                                 task.finishedAt.map(isoTimestamp) ?? "", task.worker ?? "", task.dedupeKey ?? "",
                                 task.lastError ?? "", task.verdictStatus ?? "",
-                                task.findingCount.map(String.init) ?? "",
+                                task.findingCount.map(String.init) ?? "", String(task.queuePaused),
                             ]
                         }
                     )
@@ -114,6 +115,7 @@ struct ListCommand: AsyncParsableCommand {
     private func note(_ task: TaskSummary, now: Date) -> String {
         switch task.state {
         case "pending":
+            if task.queuePaused { return "queue paused (queuectl resume \(task.queue))" }
             if task.runAfter > now { return "runs in \(formatAge(seconds: task.runAfter.timeIntervalSince(now)))" }
             return task.lastError.map { "retry after: " + oneLine($0, 60) } ?? ""
         case "running":

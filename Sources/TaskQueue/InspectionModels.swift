@@ -27,11 +27,14 @@ public struct TaskSummary: Encodable, Sendable {
     public let verdictStatus: String?
     /// A succeeded review's number of findings.
     public let findingCount: Int?
+    /// Whether the task's queue is paused (`queuectl pause`).
+    public let queuePaused: Bool
 
     enum CodingKeys: String, CodingKey {
         case id, kind, queue, state, priority, attempt, worker
         case verdictStatus = "verdict_status"
         case findingCount = "finding_count"
+        case queuePaused = "queue_paused"
         case maxAttempts = "max_attempts"
         case runAfter = "run_after"
         case createdAt = "created_at"

@@ -81,7 +81,7 @@ struct OperateTests {
             let csvLines = csv.standardOutput.split(separator: "\n", omittingEmptySubsequences: false)
             let csvHeader =
                 "id,state,kind,queue,priority,attempt,max_attempts,created_at,run_after,finished_at,worker,dedupe_key,"
-                + "last_error,verdict_status,finding_count"
+                + "last_error,verdict_status,finding_count,queue_paused"
             #expect(csvLines.first.map(String.init) == csvHeader)
             // The error spans two lines: the field is quoted, so the record spans two physical lines.
             #expect(csvLines.count == 4)
@@ -396,6 +396,11 @@ struct OperateTests {
                 stats.standardOutput.contains(
                     "(provider outage), 3 pending tasks left alone: queuectl resume reviews"), "\(stats.standardOutput)"
             )
+            let listed = try await cli.run(["list", "--queue", "reviews"])
+            #expect(
+                listed.standardOutput.split(separator: "\n").dropFirst().allSatisfy {
+                    $0.hasSuffix("queue paused (queuectl resume reviews)")
+                }, "\(listed.standardOutput)")
             // Paused on purpose: not reported as a queue nobody serves.
             #expect(!stats.standardOutput.contains("which no live worker serves"))
             struct Stats: Decodable {

@@ -53,7 +53,8 @@ extension TaskSummary {
         lease_owner, dedupe_key, cancel_requested, errors -> -1 ->> 'message' AS last_error, \
         CASE WHEN kind = 'review' AND state = 'succeeded' THEN result ->> 'verdict_status' END AS verdict_status, \
         CASE WHEN kind = 'review' AND state = 'succeeded' AND jsonb_typeof(result -> 'findings') = 'array' \
-            THEN jsonb_array_length(result -> 'findings') END AS finding_count
+            THEN jsonb_array_length(result -> 'findings') END AS finding_count, \
+        EXISTS (SELECT 1 FROM queue_pauses p WHERE p.queue = tasks.queue) AS queue_paused
         """
 
     init(row: PostgresRow) throws {
@@ -74,7 +75,8 @@ extension TaskSummary {
             cancelRequested: try row.decode(Bool.self, "cancel_requested"),
             lastError: try row.decode(String?.self, "last_error"),
             verdictStatus: try row.decode(String?.self, "verdict_status"),
-            findingCount: try row.decode(Int?.self, "finding_count")
+            findingCount: try row.decode(Int?.self, "finding_count"),
+            queuePaused: try row.decode(Bool.self, "queue_paused")
         )
     }
 }
