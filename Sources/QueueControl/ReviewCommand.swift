@@ -121,10 +121,11 @@ struct ReviewCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
+            // Every input is read and checked before the agents run: a bad baseline costs no review.
+            let accepted = try baseline.map(ReviewBaseline.read)
             let (diff, configuration) = try await readChange()
             var findings = try await ReviewAgents.reviewAll(ReviewInput(diff: diff, configuration: configuration))
-            if let baseline {
-                let accepted = try ReviewBaseline.read(baseline)
+            if let baseline, let accepted {
                 let filtered = accepted.filter(findings)
                 findings = filtered.kept
                 if filtered.accepted > 0 {
