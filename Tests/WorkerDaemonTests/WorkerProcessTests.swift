@@ -137,24 +137,27 @@ struct WorkerProcessTests {
     @Test("SIGTERM drains: running tasks finish within the grace period, the rest are handed back without an attempt")
     func gracefulShutdown() async throws {
         try await QueueFixture.with { fixture in
-            let quick = try await fixture.pool.run(try EnqueueTask(task(payload: #"{"sleep_ms": 300}"#, priority: 0)))
+            // The quick task runs long enough (4 s) to be seen running on a busy machine, and ends well inside the
+            // grace period (12 s); the slow one outlives it and is handed back when the grace period ends.
+            let quick = try await fixture.pool.run(try EnqueueTask(task(payload: #"{"sleep_ms": 4000}"#, priority: 0)))
                 .id
-            let slow = try await fixture.pool.run(try EnqueueTask(task(payload: #"{"sleep_ms": 60000}"#, priority: 1)))
+            let slow = try await fixture.pool.run(try EnqueueTask(task(payload: #"{"sleep_ms": 600000}"#, priority: 1)))
                 .id
             let worker = try RunningProcess(
                 "queue-worker", ["--instance", "drain"],
-                environment: try workerEnvironment(fixture, ["WORKER_SHUTDOWN_GRACE_SECONDS": "1.5"])
+                environment: try workerEnvironment(fixture, ["WORKER_SHUTDOWN_GRACE_SECONDS": "12"])
             )
-            let running = try await eventually(timeout: .seconds(20)) {
-                try await fixture.scalar(Int.self, "SELECT count(*) FROM tasks WHERE state = 'running'") == 2
+            // Both claimed: the slow one running, the quick one running (or, if this test was starved for 4 s, done).
+            let running = try await eventually(timeout: .seconds(60)) {
+                let slowState = try await fixture.pool.run(FetchTask(id: slow))?.state
+                let quickState = try await fixture.pool.run(FetchTask(id: quick))?.state
+                return slowState == .running && (quickState == .running || quickState == .succeeded)
             }
             #expect(running, "\(worker.log)")
-            let clock = ContinuousClock()
-            let start = clock.now
             worker.send(SIGTERM)
-            let status = await worker.waitForExit(timeout: .seconds(15))
+            // No timing is asserted: the grace period bounds the drain, and the worker must exit cleanly after it.
+            let status = await worker.waitForExit(timeout: .seconds(120))
             #expect(status == 0, "\(worker.log)")
-            #expect(clock.now - start < .seconds(5))
             #expect(try await fixture.pool.run(FetchTask(id: quick))?.state == .succeeded)
             let handedBack = try #require(try await fixture.pool.run(FetchTask(id: slow)))
             #expect(handedBack.state == .pending)
